@@ -22,21 +22,7 @@ struct TensorLayout {
   size_t total = 0;  // floats in the flat buffer
 
   // FNV-1a over names and shapes: equal on two nodes iff they built the same model.
-  uint64_t fingerprint() const {
-    uint64_t h = 1469598103934665603ull;
-    auto mix = [&h](const void* p, size_t n) {
-      const auto* b = static_cast<const unsigned char*>(p);
-      for (size_t i = 0; i < n; ++i) {
-        h ^= b[i];
-        h *= 1099511628211ull;
-      }
-    };
-    for (const auto& t : tensors) {
-      mix(t.name.data(), t.name.size());
-      for (int64_t d : t.shape) mix(&d, sizeof d);
-    }
-    return h;
-  }
+  uint64_t fingerprint() const;
 };
 
 }  // namespace murmur::nn
