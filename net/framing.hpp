@@ -1,0 +1,77 @@
+#pragma once
+// Framing on a byte stream: frame = [u32 little-endian payload length | payload | MAC?].
+// The MAC (32 bytes, net/auth.hpp) is present on every frame after an authenticated handshake
+// and on none before it or in an open cluster; both ends switch at the same frame boundary, so
+// the reader is told (setMacEnabled) rather than the frame carrying a flag.
+//
+// Payloads are Cap'n Proto flat messages, so their length must be a non-zero multiple of 8
+// and at most `maxPayloadBytes`. A FrameReader owns nothing but its buffers: one per
+// connection, fed by the transport's read handler on the I/O thread.
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "net/codec.hpp"
+
+namespace murmur::net {
+
+inline constexpr size_t kFrameHeaderBytes = 4;
+inline constexpr size_t kFrameMacBytes = 32;
+
+struct Frame {
+  // Word-aligned (std::vector storage is at least 16-byte aligned on every supported target),
+  // so decodePayload reads it in place.
+  Bytes payload;
+  std::optional<MacBytes> mac;  // set iff MACs were enabled when this frame's header was read
+  size_t wireBytes = 0;         // header + payload + MAC, for traffic counters
+};
+
+// The 4-byte length prefix of a payload; throws InternalError when the payload cannot be
+// framed (empty, not a multiple of 8, above maxPayloadBytes): we never send what we'd reject.
+std::array<uint8_t, kFrameHeaderBytes> frameHeader(size_t payloadBytes,
+                                                   size_t maxPayloadBytes = kDefaultMaxPayloadBytes);
+
+// header + payload (+ mac) in one buffer; for tests and small frames. The transport may
+// instead write header, shared payload and MAC as three buffers (scatter-gather).
+Bytes buildFrame(std::span<const uint8_t> payload, const MacBytes* mac = nullptr,
+                 size_t maxPayloadBytes = kDefaultMaxPayloadBytes);
+
+class FrameReader {
+ public:
+  explicit FrameReader(size_t maxPayloadBytes = kDefaultMaxPayloadBytes, bool macEnabled = false);
+
+  // Appends bytes exactly as they came off the socket (any split). Bytes of a frame whose
+  // header has already been read go straight into that frame's buffer.
+  void feed(std::span<const uint8_t> bytes);
+
+  // The next complete frame, or nullopt if more bytes are needed. Throws ProtocolError on a
+  // bad header (zero, unaligned or oversized length); the connection is unusable after that.
+  std::optional<Frame> next();
+
+  // Applies from the next frame header read on; call between next() calls, e.g. right after
+  // the handshake frame that completes authentication.
+  void setMacEnabled(bool enabled) { macEnabled_ = enabled; }
+  bool macEnabled() const { return macEnabled_; }
+
+  // Bytes received but not yet returned in a frame.
+  size_t buffered() const;
+
+ private:
+  void fillCurrent(std::span<const uint8_t>& bytes);
+
+  size_t maxPayloadBytes_;
+  bool macEnabled_;
+  std::vector<uint8_t> pending_;  // bytes not yet assigned to a frame
+  size_t pendingOffset_ = 0;
+  // The frame being assembled once its header is known.
+  std::optional<Frame> current_;
+  size_t currentNeeded_ = 0;  // payload + MAC bytes of current_ still missing
+  size_t currentFilled_ = 0;
+};
+
+}  // namespace murmur::net

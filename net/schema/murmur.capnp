@@ -1,0 +1,101 @@
+@0xf3fee043935bf8aa;
+# murmur's wire format: one Envelope per frame payload (net/framing.hpp).
+#
+# FIELDS ARE ONLY EVER APPENDED. Never renumber, remove, rename-with-new-meaning or retype a
+# field or enumerant; a new field gets the next ordinal, a new message kind the next union slot.
+# Bump kProtocolVersion (common/messages.hpp) only when old nodes must be refused.
+#
+# Values that algo/ sends in bulk are Data blobs rather than List(Float32) so the codec can
+# write and read them with one memcpy: values little-endian float32 or binary16, indices
+# delta-varint (LEB128 of the gaps, the first index absolute) or a bitmap (LSB first).
+
+$import "/capnp/c++.capnp".namespace("murmur::net::wire");
+
+enum UpdateKind {
+  dense @0;
+  masked @1;
+  sparse @2;
+  keyframe @3;
+}
+
+enum ValueEncoding {
+  float32 @0;   # 4 bytes per value, little-endian IEEE binary32
+  binary16 @1;  # 2 bytes per value, little-endian IEEE binary16 (lossy)
+}
+
+enum IndexEncoding {
+  deltaVarint @0;  # count LEB128 gaps, first gap from 0; gaps after the first are >= 1
+  bitmap @1;       # ceil(universe/8) bytes, bit i set iff index i is present
+}
+
+struct TensorUpdate {
+  tensor @0 :UInt32;
+  seq @1 :UInt64;
+  merged @2 :UInt32;
+  step @3 :UInt64;
+  kind @4 :UpdateKind;
+  maskEpoch @5 :UInt32;
+  valueEncoding @6 :ValueEncoding;
+  values @7 :Data;
+  indices @8 :Data;  # sparse only: delta-varint, as many as there are values
+}
+
+struct IndexSet {
+  universe @0 :UInt32;
+  count @1 :UInt32;
+  encoding @2 :IndexEncoding;
+  data @3 :Data;
+}
+
+struct MaskVote {
+  tensor @0 :UInt32;
+  epoch @1 :UInt32;
+  indices @2 :IndexSet;
+}
+
+struct MaskDecision {
+  tensor @0 :UInt32;
+  epoch @1 :UInt32;
+  indices @2 :IndexSet;
+}
+
+struct Heartbeat {
+  step @0 :UInt64;
+  round @1 :UInt32;
+  sentNs @2 :Int64;
+}
+
+struct Goodbye {
+  reason @0 :Text;
+}
+
+struct KeyframeRequest {
+  tensor @0 :UInt32;
+  reason @1 :Text;
+}
+
+struct Hello {
+  protocolVersion @0 :UInt32;
+  clusterId @1 :Text;
+  nodeId @2 :UInt32;
+  modelFingerprint @3 :UInt64;
+  nonce @4 :Data;  # 32 bytes
+  authenticated @5 :Bool;
+}
+
+struct HelloProof {
+  mac @0 :Data;  # 32 bytes, HMAC-SHA256 (net/auth.hpp)
+}
+
+struct Envelope {
+  union {
+    hello @0 :Hello;
+    helloProof @1 :HelloProof;
+    tensorUpdate @2 :TensorUpdate;
+    maskVote @3 :MaskVote;
+    maskDecision @4 :MaskDecision;
+    heartbeat @5 :Heartbeat;
+    goodbye @6 :Goodbye;
+    keyframeRequest @7 :KeyframeRequest;
+  }
+}
