@@ -1,0 +1,650 @@
+#include "algo/gossip.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <type_traits>
+#include <variant>
+
+#include <Eigen/Core>
+
+#include "algo/compress.hpp"
+#include "common/error.hpp"
+
+namespace murmur::algo {
+
+namespace {
+
+bool allFinite(const std::vector<float>& v) {
+  return std::all_of(v.begin(), v.end(), [](float f) { return std::isfinite(f); });
+}
+
+bool strictlyIncreasingBelow(const std::vector<uint32_t>& idx, size_t n) {
+  for (size_t i = 0; i < idx.size(); ++i) {
+    if (idx[i] >= n) return false;
+    if (i > 0 && idx[i] <= idx[i - 1]) return false;
+  }
+  return true;
+}
+
+// How many recent mask epochs of a neighbour are kept: updates of the previous epoch may still
+// be in flight when the next decision arrives.
+constexpr size_t kMasksKept = 3;
+
+}  // namespace
+
+Gossip::Gossip(MethodConfig config, const nn::TensorLayout& layout, std::span<float> params,
+               Transport& transport, MixingWeights weights, const Clock& clock, uint64_t firstStep)
+    : config_(std::move(config)),
+      layout_(layout),
+      params_(params),
+      transport_(transport),
+      clock_(clock),
+      aet_(config_.aet),
+      currentStep_(firstStep) {
+  validate(config_);
+  MURMUR_ENFORCE(params.size() == layout.total, InputError,
+                 "gossip: parameter buffer has {} floats but the layout needs {}", params.size(),
+                 layout.total);
+  MURMUR_ENFORCE(!layout.tensors.empty(), InputError, "gossip: the layout has no tensors");
+  for (size_t t = 0; t < layout.tensors.size(); ++t) {
+    const auto& info = layout.tensors[t];
+    MURMUR_ENFORCE(info.offset + info.numel <= layout.total, InputError,
+                   "gossip: tensor '{}' [{}, +{}) lies outside the {}-float buffer", info.name,
+                   info.offset, info.numel, layout.total);
+  }
+  validate(weights, transport.neighbours());
+  selfWeight_ = weights.self;
+
+  const size_t nt = layout.tensors.size();
+  const int64_t now = clock_.nowNs();
+  for (NodeId id : transport.neighbours()) {
+    Peer p;
+    p.id = id;
+    for (const auto& [wid, w] : weights.neighbours) {
+      if (wid == id) p.weight = w;
+    }
+    p.replica.assign(layout.total, 0.0f);
+    p.valid.assign(nt, 0);
+    p.lastSeq.assign(nt, 0);
+    p.requestNow.assign(nt, 0);
+    p.lastRequestNs.assign(nt, now);
+    p.owedKeyframe.assign(nt, 1);  // keyframes start every run
+    p.masks.resize(nt);
+    peers_.push_back(std::move(p));
+  }
+  // Weight of a transport neighbour missing from `weights` is 0; the row already sums to 1.
+  lastSent_.assign(params.begin(), params.end());
+  seq_.assign(nt, 0);
+  triggers_.reserve(nt);
+  for (size_t t = 0; t < nt; ++t) triggers_.emplace_back(config_.eventgrad, firstStep);
+  ownMask_.resize(nt);
+  stats_.eventsPerTensor.assign(nt, 0);
+}
+
+std::span<float> Gossip::tensorOf(std::span<float> flat, uint32_t t) const {
+  const auto& info = layout_.tensors[t];
+  return flat.subspan(info.offset, info.numel);
+}
+std::span<const float> Gossip::tensorOf(std::span<const float> flat, uint32_t t) const {
+  const auto& info = layout_.tensors[t];
+  return flat.subspan(info.offset, info.numel);
+}
+
+Gossip::Peer* Gossip::findPeer(NodeId id) {
+  for (auto& p : peers_) {
+    if (p.id == id) return &p;
+  }
+  return nullptr;
+}
+const Gossip::Peer* Gossip::findPeer(NodeId id) const {
+  for (const auto& p : peers_) {
+    if (p.id == id) return &p;
+  }
+  return nullptr;
+}
+
+std::vector<NodeId> Gossip::livePeers() const {
+  std::vector<NodeId> ids;
+  for (const auto& p : peers_) {
+    if (transport_.isUp(p.id)) ids.push_back(p.id);
+  }
+  return ids;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Receiving
+
+void Gossip::drain(std::chrono::milliseconds timeout) {
+  inbox_.clear();
+  events_.clear();
+  transport_.poll(inbox_, events_, timeout);
+  for (const auto& ev : events_) handleEvent(ev);
+  for (auto& env : inbox_) handleMessage(env);
+  inbox_.clear();
+  events_.clear();
+  serviceKeyframes();
+}
+
+void Gossip::handleEvent(const PeerEvent& event) {
+  Peer* peer = findPeer(event.peer);
+  if (peer == nullptr) return;
+  // Down or (re)connected: the peer's stream restarts with a keyframe in both directions. Its
+  // replica stops counting in the mix until then (its weight moves to self).
+  for (uint32_t t = 0; t < peer->valid.size(); ++t) {
+    invalidate(*peer, t, false);
+    peer->owedKeyframe[t] = 1;
+  }
+  if (event.kind == PeerEvent::Kind::kDown) peer->round = 0;
+}
+
+void Gossip::invalidate(Peer& peer, uint32_t t, bool requestNow) {
+  peer.valid[t] = 0;
+  if (requestNow) {
+    peer.requestNow[t] = 1;
+  } else {
+    peer.requestNow[t] = 0;
+    peer.lastRequestNs[t] = clock_.nowNs();
+  }
+}
+
+void Gossip::handleMessage(Envelope& env) {
+  Peer* peer = findPeer(env.from);
+  if (peer == nullptr) return;  // not a neighbour: the transport should not deliver it
+  std::visit(
+      [&](auto& m) {
+        using T = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<T, TensorUpdate>) {
+          handleUpdate(*peer, m);
+        } else if constexpr (std::is_same_v<T, MaskVote>) {
+          if (m.tensor >= layout_.tensors.size() ||
+              m.universe != layout_.tensors[m.tensor].numel ||
+              !strictlyIncreasingBelow(m.indices, m.universe)) {
+            ++stats_.updatesRejected;
+            return;
+          }
+          if (haveMask_ && m.epoch <= maskEpoch_) return;  // already decided without it
+          votes_[{m.epoch, m.tensor}][peer->id] = std::move(m.indices);
+        } else if constexpr (std::is_same_v<T, MaskDecision>) {
+          if (m.tensor >= layout_.tensors.size() ||
+              m.universe != layout_.tensors[m.tensor].numel ||
+              !strictlyIncreasingBelow(m.indices, m.universe)) {
+            ++stats_.updatesRejected;
+            return;
+          }
+          auto& masks = peer->masks[m.tensor];
+          masks[m.epoch] = std::move(m.indices);
+          while (masks.size() > kMasksKept) masks.erase(masks.begin());
+        } else if constexpr (std::is_same_v<T, Heartbeat>) {
+          peer->round = std::max(peer->round, m.round);
+          if (!peer->heard || m.step > peer->lastStep) peer->lastStep = m.step;
+          peer->heard = true;
+        } else if constexpr (std::is_same_v<T, KeyframeRequest>) {
+          ++stats_.keyframeRequestsReceived;
+          if (m.tensor == kAllTensors) {
+            std::fill(peer->owedKeyframe.begin(), peer->owedKeyframe.end(), 1);
+          } else if (m.tensor < layout_.tensors.size()) {
+            peer->owedKeyframe[m.tensor] = 1;
+          }
+        } else {
+          static_assert(std::is_same_v<T, Goodbye>);
+          // The transport reports the edge down with a PeerEvent; nothing to do here.
+        }
+      },
+      env.message);
+}
+
+void Gossip::handleUpdate(Peer& peer, TensorUpdate& u) {
+  if (u.tensor >= layout_.tensors.size()) {
+    ++stats_.updatesRejected;
+    return;
+  }
+  if (!peer.heard || u.step > peer.lastStep) peer.lastStep = u.step;
+  peer.heard = true;
+  const uint32_t t = u.tensor;
+  const size_t n = layout_.tensors[t].numel;
+
+  if (u.kind == UpdateKind::kKeyframe) {
+    if (u.values.size() != n || !allFinite(u.values)) {
+      ++stats_.updatesRejected;
+      invalidate(peer, t, true);
+      return;
+    }
+    if (peer.valid[t] && u.seq < peer.lastSeq[t]) {
+      ++stats_.staleIgnored;  // an old keyframe (duplicated or reordered)
+      return;
+    }
+    auto rep = tensorOf(std::span<float>(peer.replica), t);
+    std::copy(u.values.begin(), u.values.end(), rep.begin());
+    peer.valid[t] = 1;
+    peer.requestNow[t] = 0;
+    peer.lastSeq[t] = u.seq;
+    ++stats_.updatesReceived;
+    return;
+  }
+
+  if (!peer.valid[t]) {
+    ++stats_.staleIgnored;  // awaiting a keyframe; it will carry this change
+    return;
+  }
+  if (u.seq <= peer.lastSeq[t]) {
+    ++stats_.staleIgnored;  // duplicate
+    return;
+  }
+  const uint64_t first = u.seq - (u.merged == 0 ? 1 : u.merged) + 1;
+  if (u.merged == 0 || first != peer.lastSeq[t] + 1) {
+    ++stats_.gapsDetected;
+    invalidate(peer, t, true);
+    return;
+  }
+  if (!applyUpdate(peer, u)) {
+    ++stats_.updatesRejected;
+    invalidate(peer, t, true);
+    return;
+  }
+  peer.lastSeq[t] = u.seq;
+  ++stats_.updatesReceived;
+}
+
+bool Gossip::applyUpdate(Peer& peer, const TensorUpdate& u) {
+  const uint32_t t = u.tensor;
+  const size_t n = layout_.tensors[t].numel;
+  if (!allFinite(u.values)) return false;
+  auto rep = tensorOf(std::span<float>(peer.replica), t);
+  switch (u.kind) {
+    case UpdateKind::kDense: {
+      if (u.values.size() != n) return false;
+      for (size_t i = 0; i < n; ++i) rep[i] += u.values[i];
+      return true;
+    }
+    case UpdateKind::kSparse: {
+      if (u.indices.size() != u.values.size() || !strictlyIncreasingBelow(u.indices, n)) {
+        return false;
+      }
+      for (size_t i = 0; i < u.indices.size(); ++i) rep[u.indices[i]] += u.values[i];
+      return true;
+    }
+    case UpdateKind::kMasked: {
+      const auto& masks = peer.masks[t];
+      auto it = masks.find(u.maskEpoch);
+      if (it == masks.end() || it->second.size() != u.values.size()) return false;
+      const auto& idx = it->second;
+      for (size_t i = 0; i < idx.size(); ++i) rep[idx[i]] += u.values[i];
+      return true;
+    }
+    case UpdateKind::kKeyframe:
+      break;
+  }
+  return false;
+}
+
+void Gossip::serviceKeyframes() {
+  const int64_t now = clock_.nowNs();
+  const int64_t retryNs =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(config_.keyframeRetry).count();
+  const auto nt = static_cast<uint32_t>(layout_.tensors.size());
+  for (auto& peer : peers_) {
+    if (!transport_.isUp(peer.id)) continue;
+    for (uint32_t t = 0; t < nt; ++t) {
+      if (peer.owedKeyframe[t]) sendKeyframe(peer, t);
+    }
+    std::vector<uint32_t> ask;
+    for (uint32_t t = 0; t < nt; ++t) {
+      if (peer.valid[t]) continue;
+      if (peer.requestNow[t] || now - peer.lastRequestNs[t] >= retryNs) ask.push_back(t);
+    }
+    if (ask.empty()) continue;
+    const NodeId to[1] = {peer.id};
+    if (ask.size() == nt && nt > 1) {
+      transport_.send(to, Message(KeyframeRequest{kAllTensors, "replica missing or stale"}));
+      ++stats_.keyframeRequestsSent;
+    } else {
+      for (uint32_t t : ask) {
+        transport_.send(to, Message(KeyframeRequest{t, "sequence gap or rejected update"}));
+        ++stats_.keyframeRequestsSent;
+      }
+    }
+    for (uint32_t t : ask) {
+      peer.requestNow[t] = 0;
+      peer.lastRequestNs[t] = now;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sending
+
+void Gossip::sendKeyframe(Peer& peer, uint32_t t) {
+  // The keyframe carries x~ (what every other neighbour holds), not x: then one x~ serves every
+  // edge, and the unsent change x - x~ still goes out with the next delta.
+  TensorUpdate u;
+  u.tensor = t;
+  u.seq = seq_[t];
+  u.merged = 1;
+  u.step = currentStep_;
+  u.kind = UpdateKind::kKeyframe;
+  auto xs = tensorOf(std::span<const float>(lastSent_), t);
+  u.values.assign(xs.begin(), xs.end());
+  stats_.valuesSent += u.values.size();
+  const NodeId to[1] = {peer.id};
+  transport_.send(to, Message(std::move(u)));
+  peer.owedKeyframe[t] = 0;
+  ++stats_.keyframesSent;
+  ++stats_.updateFramesSent;
+}
+
+void Gossip::sendUpdate(uint32_t t, uint64_t k, Compression compression, bool fp16) {
+  auto x = tensorOf(params_, t);
+  auto xs = tensorOf(std::span<float>(lastSent_), t);
+  const size_t n = x.size();
+  TensorUpdate u;
+  u.tensor = t;
+  u.seq = ++seq_[t];
+  u.merged = 1;
+  u.step = k;
+  u.fp16 = fp16;
+  switch (compression) {
+    case Compression::kDense:
+      u.kind = UpdateKind::kDense;
+      u.values.assign(n, 0.0f);
+      for (size_t i = 0; i < n; ++i) u.values[i] = x[i] - xs[i];
+      if (fp16) roundToHalf(u.values);
+      // x~ follows the receiver's arithmetic exactly (x^ += d), so replica == x~ bit for bit.
+      for (size_t i = 0; i < n; ++i) xs[i] += u.values[i];
+      break;
+    case Compression::kTopK:
+    case Compression::kVotedMask: {
+      if (compression == Compression::kTopK) {
+        u.kind = UpdateKind::kSparse;
+        u.indices = topKIndices(x, xs, topKCount(config_.topKFraction, n));
+      } else {
+        u.kind = UpdateKind::kMasked;
+        u.maskEpoch = maskEpoch_;
+      }
+      const auto& idx = compression == Compression::kTopK ? u.indices : ownMask_[t];
+      u.values.assign(idx.size(), 0.0f);
+      for (size_t i = 0; i < idx.size(); ++i) u.values[i] = x[idx[i]] - xs[idx[i]];
+      if (fp16) roundToHalf(u.values);
+      for (size_t i = 0; i < idx.size(); ++i) xs[idx[i]] += u.values[i];
+      break;
+    }
+  }
+  std::vector<NodeId> to;
+  for (const auto& peer : peers_) {
+    if (!peer.owedKeyframe[t] && transport_.isUp(peer.id)) to.push_back(peer.id);
+  }
+  if (to.empty()) return;  // x~ still moved: a peer that comes back gets it in its keyframe
+  stats_.updateFramesSent += to.size();
+  stats_.valuesSent += u.values.size() * to.size();
+  stats_.indicesSent += u.indices.size() * to.size();
+  transport_.send(to, Message(std::move(u)));
+}
+
+void Gossip::sendHeartbeat(uint64_t k) {
+  const auto to = livePeers();
+  if (to.empty()) return;
+  transport_.send(to, Message(Heartbeat{k, completedRound_, clock_.nowNs()}));
+}
+
+void Gossip::runMaskEpoch(uint32_t epoch) {
+  const auto nt = static_cast<uint32_t>(layout_.tensors.size());
+  std::vector<std::vector<uint32_t>> own(nt);
+  {
+    const auto to = livePeers();
+    for (uint32_t t = 0; t < nt; ++t) {
+      const size_t n = layout_.tensors[t].numel;
+      own[t] = topKIndices(tensorOf(std::span<const float>(params_), t),
+                           tensorOf(std::span<const float>(lastSent_), t),
+                           topKCount(config_.topKFraction, n));
+      if (!to.empty()) {
+        transport_.send(to, Message(MaskVote{t, epoch, static_cast<uint32_t>(n), own[t]}));
+      }
+    }
+  }
+  const int64_t deadline =
+      clock_.nowNs() +
+      std::chrono::duration_cast<std::chrono::nanoseconds>(config_.voteDeadline).count();
+  auto complete = [&] {
+    for (NodeId id : livePeers()) {
+      for (uint32_t t = 0; t < nt; ++t) {
+        auto it = votes_.find({epoch, t});
+        if (it == votes_.end() || !it->second.contains(id)) return false;
+      }
+    }
+    return true;
+  };
+  while (!complete()) {
+    const int64_t left = deadline - clock_.nowNs();
+    if (left <= 0) {
+      ++stats_.voteTimeouts;
+      break;
+    }
+    drain(std::chrono::milliseconds(
+        std::clamp<int64_t>(left / 1000000, 1, 10)));
+  }
+  const auto to = livePeers();
+  for (uint32_t t = 0; t < nt; ++t) {
+    std::vector<std::span<const uint32_t>> ballots{own[t]};
+    auto it = votes_.find({epoch, t});
+    if (it != votes_.end()) {
+      for (const auto& [id, v] : it->second) ballots.emplace_back(v);
+    }
+    const size_t n = layout_.tensors[t].numel;
+    ownMask_[t] = decideMask(ballots, tensorOf(std::span<const float>(params_), t),
+                             tensorOf(std::span<const float>(lastSent_), t),
+                             topKCount(config_.topKFraction, n));
+    if (!to.empty()) {
+      transport_.send(to,
+                      Message(MaskDecision{t, epoch, static_cast<uint32_t>(n), ownMask_[t]}));
+    }
+  }
+  haveMask_ = true;
+  maskEpoch_ = epoch;
+  votes_.erase(votes_.begin(), votes_.lower_bound({epoch + 1, 0}));
+  ++stats_.maskEpochs;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mixing and the step hooks
+
+void Gossip::mix() {
+  const auto nt = static_cast<uint32_t>(layout_.tensors.size());
+  std::vector<uint8_t> up(peers_.size());
+  for (size_t j = 0; j < peers_.size(); ++j) up[j] = transport_.isUp(peers_[j].id) ? 1 : 0;
+  std::vector<MixTerm> terms;
+  for (uint32_t t = 0; t < nt; ++t) {
+    double self = selfWeight_;
+    terms.clear();
+    for (size_t j = 0; j < peers_.size(); ++j) {
+      const Peer& p = peers_[j];
+      if (p.weight == 0.0) continue;
+      if (up[j] && p.valid[t]) {
+        terms.push_back({p.weight, tensorOf(std::span<const float>(p.replica), t)});
+      } else {
+        self += p.weight;  // a down or unsynchronised neighbour's weight moves to self
+      }
+    }
+    mixInto(tensorOf(params_, t), self, terms);
+  }
+  ++stats_.mixes;
+}
+
+void Gossip::beforeUpdate(uint64_t k) {
+  currentStep_ = k;
+  drain(std::chrono::milliseconds(0));
+  if (config_.mixing == MixCadence::kEveryStep) mix();
+}
+
+double Gossip::lrScale(uint64_t k) const {
+  if (config_.trigger != TriggerKind::kAetRounds) return 1.0;
+  return aet_.lrScale(k);
+}
+
+void Gossip::afterUpdate(uint64_t k) {
+  currentStep_ = k;
+  serviceKeyframes();
+  const auto nt = static_cast<uint32_t>(layout_.tensors.size());
+
+  if (config_.compression == Compression::kVotedMask) {
+    const auto epoch = static_cast<uint32_t>(k / config_.maskEvery);
+    if (!haveMask_ || (k % config_.maskEvery == 0 && epoch != maskEpoch_)) runMaskEpoch(epoch);
+  }
+
+  bool boundary = false;
+  switch (config_.trigger) {
+    case TriggerKind::kAlways:
+      break;
+    case TriggerKind::kPeriodic:
+      if ((k + 1) % config_.period == 0) {
+        boundary = true;
+        completedRound_ = static_cast<uint32_t>((k + 1) / config_.period);
+      }
+      break;
+    case TriggerKind::kAetRounds: {
+      const auto pos = aet_.at(k);
+      if (k + 1 == pos.end) {
+        boundary = true;
+        completedRound_ = pos.round;
+      }
+      break;
+    }
+    case TriggerKind::kEventGrad:
+      break;
+  }
+
+  for (uint32_t t = 0; t < nt; ++t) {
+    bool fire = false;
+    switch (config_.trigger) {
+      case TriggerKind::kAlways:
+        fire = true;
+        break;
+      case TriggerKind::kPeriodic:
+      case TriggerKind::kAetRounds:
+        fire = boundary;
+        break;
+      case TriggerKind::kEventGrad: {
+        const auto x = tensorOf(std::span<const float>(params_), t);
+        const auto xs = tensorOf(std::span<const float>(lastSent_), t);
+        const auto n = static_cast<Eigen::Index>(x.size());
+        Eigen::Map<const Eigen::VectorXf> xv(x.data(), n);
+        Eigen::Map<const Eigen::VectorXf> sv(xs.data(), n);
+        double delta;
+        if (config_.eventgrad.metric == DeltaMetric::kNormOfDifference) {
+          delta = static_cast<double>((xv - sv).norm());
+        } else {
+          delta = std::fabs(static_cast<double>(xv.norm()) - static_cast<double>(sv.norm()));
+        }
+        fire = triggers_[t].decide(k, delta);
+        break;
+      }
+    }
+    if (!fire) continue;
+    ++stats_.eventsPerTensor[t];
+    ++stats_.events;
+    sendUpdate(t, k, config_.compression, config_.fp16);
+  }
+
+  if (boundary) {
+    ++stats_.rounds;
+    sendHeartbeat(k);
+    if (config_.mixing == MixCadence::kAtRound) {
+      awaitRoundLead(config_.roundDeadline);
+      mix();
+    }
+  }
+  ++stats_.steps;
+}
+
+bool Gossip::awaitRoundLead(std::chrono::milliseconds deadline) {
+  const int64_t end =
+      clock_.nowNs() + std::chrono::duration_cast<std::chrono::nanoseconds>(deadline).count();
+  bool waited = false;
+  for (;;) {
+    uint32_t slowest = std::numeric_limits<uint32_t>::max();
+    for (const auto& p : peers_) {
+      if (transport_.isUp(p.id)) slowest = std::min(slowest, p.round);
+    }
+    if (slowest == std::numeric_limits<uint32_t>::max() ||
+        completedRound_ <= static_cast<uint64_t>(slowest) + config_.maxRoundLead) {
+      return true;
+    }
+    if (!waited) {
+      waited = true;
+      ++stats_.roundWaits;
+    }
+    const int64_t left = end - clock_.nowNs();
+    if (left <= 0) {
+      ++stats_.roundWaitTimeouts;
+      return false;
+    }
+    drain(std::chrono::milliseconds(std::clamp<int64_t>(left / 1000000, 1, 10)));
+  }
+}
+
+void Gossip::finish() {
+  drain(std::chrono::milliseconds(0));
+  const auto nt = static_cast<uint32_t>(layout_.tensors.size());
+  for (uint32_t t = 0; t < nt; ++t) {
+    const auto x = tensorOf(std::span<const float>(params_), t);
+    const auto xs = tensorOf(std::span<const float>(lastSent_), t);
+    if (!std::equal(x.begin(), x.end(), xs.begin())) {
+      sendUpdate(t, currentStep_, Compression::kDense, false);
+    }
+  }
+  sendHeartbeat(currentStep_);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Inspection
+
+GossipStats Gossip::stats() const {
+  GossipStats s = stats_;
+  s.round = completedRound_;
+  const double denom = static_cast<double>(s.steps) * static_cast<double>(layout_.tensors.size());
+  s.triggerRate = denom > 0 ? static_cast<double>(s.events) / denom : 0.0;
+  double sum = 0;
+  size_t count = 0;
+  s.maxStaleness = 0;
+  for (const auto& p : peers_) {
+    if (!p.heard || !transport_.isUp(p.id)) continue;
+    const uint64_t st = currentStep_ > p.lastStep ? currentStep_ - p.lastStep : 0;
+    sum += static_cast<double>(st);
+    s.maxStaleness = std::max(s.maxStaleness, st);
+    ++count;
+  }
+  s.meanStaleness = count > 0 ? sum / static_cast<double>(count) : 0.0;
+  return s;
+}
+
+std::span<const float> Gossip::replica(NodeId peer) const {
+  const Peer* p = findPeer(peer);
+  MURMUR_ENFORCE(p != nullptr, InputError, "gossip: node {} is not a neighbour", peer);
+  return p->replica;
+}
+
+bool Gossip::replicaValid(NodeId peer, uint32_t tensor) const {
+  const Peer* p = findPeer(peer);
+  MURMUR_ENFORCE(p != nullptr, InputError, "gossip: node {} is not a neighbour", peer);
+  MURMUR_ENFORCE(tensor < p->valid.size(), InputError, "gossip: no tensor {}", tensor);
+  return p->valid[tensor] != 0;
+}
+
+double Gossip::threshold(uint32_t tensor) const {
+  MURMUR_ENFORCE(tensor < triggers_.size(), InputError, "gossip: no tensor {}", tensor);
+  return triggers_[tensor].threshold();
+}
+
+const std::vector<uint32_t>& Gossip::ownMask(uint32_t tensor) const {
+  MURMUR_ENFORCE(tensor < ownMask_.size(), InputError, "gossip: no tensor {}", tensor);
+  return ownMask_[tensor];
+}
+
+const std::vector<uint32_t>* Gossip::peerMask(NodeId peer, uint32_t tensor,
+                                              uint32_t epoch) const {
+  const Peer* p = findPeer(peer);
+  if (p == nullptr || tensor >= p->masks.size()) return nullptr;
+  auto it = p->masks[tensor].find(epoch);
+  return it == p->masks[tensor].end() ? nullptr : &it->second;
+}
+
+}  // namespace murmur::algo

@@ -1,0 +1,155 @@
+#pragma once
+// Gossip: one node's communication policy. It owns what the node's neighbours hold of it (x~,
+// "last sent"), its replicas of the neighbours (x^_j), the per-tensor triggers, the voted masks
+// and the sequence numbers; it reads and mixes the model's flat parameter buffer in place.
+//
+// The trainer calls, every step k (k increasing, from `firstStep`):
+//     grads <- gradient at x
+//     gossip.beforeUpdate(k)            // drain the transport; mix if the method mixes every step
+//     optimizer.step(params, grads, lr * gossip.lrScale(k))
+//     gossip.afterUpdate(k)             // triggers, compression, send; round exchange + mix
+// and gossip.finish() once at the end. Single-threaded: only the trainer thread touches it; the
+// Transport is the thread-safe boundary. Every wait is bounded by a deadline read from `clock`.
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <span>
+#include <utility>
+#include <vector>
+
+#include "algo/method.hpp"
+#include "algo/mixing.hpp"
+#include "algo/trigger.hpp"
+#include "common/clock.hpp"
+#include "common/transport.hpp"
+#include "nn/tensor_layout.hpp"
+
+namespace murmur::algo {
+
+struct GossipStats {
+  uint64_t steps = 0;                    // afterUpdate calls
+  std::vector<uint64_t> eventsPerTensor;  // trigger firings per tensor
+  uint64_t events = 0;                   // sum of eventsPerTensor
+  double triggerRate = 0.0;              // events / (steps * tensors)
+  uint64_t updateFramesSent = 0;         // tensor-update frames, one per recipient (keyframes too)
+  uint64_t valuesSent = 0;               // floats in those frames, per recipient
+  uint64_t indicesSent = 0;              // top-K indices in those frames, per recipient
+  uint64_t keyframesSent = 0;            // keyframe frames, per recipient
+  uint64_t keyframeRequestsSent = 0;
+  uint64_t keyframeRequestsReceived = 0;
+  uint64_t updatesReceived = 0;          // tensor updates applied to a replica
+  uint64_t updatesRejected = 0;          // bad size / index / NaN / unknown mask
+  uint64_t gapsDetected = 0;             // sequence gaps (each triggers a keyframe request)
+  uint64_t staleIgnored = 0;             // duplicates, or deltas while awaiting a keyframe
+  uint64_t maskEpochs = 0;
+  uint64_t voteTimeouts = 0;             // mask epochs decided without every live neighbour
+  uint64_t rounds = 0;                   // round exchanges (periodic / AET-SGD)
+  uint64_t roundWaits = 0;               // round boundaries where the node had to wait
+  uint64_t roundWaitTimeouts = 0;        // ... and gave up at the deadline
+  uint64_t mixes = 0;
+  uint32_t round = 0;                    // last completed round
+  double meanStaleness = 0.0;            // steps between now and the newest step heard, over
+  uint64_t maxStaleness = 0;             // live neighbours that were heard from
+};
+
+class Gossip {
+ public:
+  // `params` is the model's flat buffer (layout.total floats), read and mixed in place; it must
+  // outlive the Gossip. Throws InputError on an invalid config or weights.
+  Gossip(MethodConfig config, const nn::TensorLayout& layout, std::span<float> params,
+         Transport& transport, MixingWeights weights, const Clock& clock, uint64_t firstStep = 0);
+
+  Gossip(const Gossip&) = delete;
+  Gossip& operator=(const Gossip&) = delete;
+
+  void beforeUpdate(uint64_t k);
+  void afterUpdate(uint64_t k);
+
+  // The factor for the learning rate of step k: AET-SGD's 1 / (1 + 0.01 sqrt(T_{r-1})), else 1.
+  double lrScale(uint64_t k) const;
+
+  // Final flush: sends every tensor's unsent change densely (so neighbours end with this node's
+  // exact state) and a last heartbeat. Does not close the transport.
+  void finish();
+
+  // Waits (draining the transport) until this node is at most config.maxRoundLead rounds ahead
+  // of its slowest live neighbour, or `deadline` passes. Returns whether the bound holds.
+  bool awaitRoundLead(std::chrono::milliseconds deadline);
+
+  GossipStats stats() const;
+
+  // Inspection, for tests and metrics.
+  const MethodConfig& config() const { return config_; }
+  std::span<const float> lastSent() const { return lastSent_; }
+  std::span<const float> replica(NodeId peer) const;
+  bool replicaValid(NodeId peer, uint32_t tensor) const;
+  double threshold(uint32_t tensor) const;
+  uint32_t maskEpoch() const { return maskEpoch_; }
+  const std::vector<uint32_t>& ownMask(uint32_t tensor) const;
+  // The mask `peer` decided for `tensor` in `epoch`, or nullptr if not (or no longer) known.
+  const std::vector<uint32_t>* peerMask(NodeId peer, uint32_t tensor, uint32_t epoch) const;
+  uint32_t round() const { return completedRound_; }
+
+ private:
+  struct Peer {
+    NodeId id = 0;
+    double weight = 0.0;
+    std::vector<float> replica;             // x^_j, layout.total floats
+    std::vector<uint8_t> valid;             // per tensor: replica usable
+    std::vector<uint64_t> lastSeq;          // per tensor: last seq folded in
+    std::vector<uint8_t> requestNow;        // per tensor: ask for a keyframe at once
+    std::vector<int64_t> lastRequestNs;     // per tensor
+    std::vector<uint8_t> owedKeyframe;      // per tensor: this peer needs our keyframe
+    std::vector<std::map<uint32_t, std::vector<uint32_t>>> masks;  // per tensor: epoch -> M_j
+    uint64_t lastStep = 0;
+    bool heard = false;
+    uint32_t round = 0;
+  };
+
+  std::span<float> tensorOf(std::span<float> flat, uint32_t t) const;
+  std::span<const float> tensorOf(std::span<const float> flat, uint32_t t) const;
+  Peer* findPeer(NodeId id);
+  const Peer* findPeer(NodeId id) const;
+  std::vector<NodeId> livePeers() const;
+
+  void drain(std::chrono::milliseconds timeout);
+  void handleEvent(const PeerEvent& event);
+  void handleMessage(Envelope& envelope);
+  void handleUpdate(Peer& peer, TensorUpdate& update);
+  bool applyUpdate(Peer& peer, const TensorUpdate& update);
+  void invalidate(Peer& peer, uint32_t t, bool requestNow);
+  void serviceKeyframes();
+
+  void runMaskEpoch(uint32_t epoch);
+  void sendUpdate(uint32_t t, uint64_t k, Compression compression, bool fp16);
+  void sendKeyframe(Peer& peer, uint32_t t);
+  void sendHeartbeat(uint64_t k);
+  void mix();
+
+  MethodConfig config_;
+  const nn::TensorLayout& layout_;
+  std::span<float> params_;
+  Transport& transport_;
+  const Clock& clock_;
+  double selfWeight_ = 1.0;
+  std::vector<Peer> peers_;
+  std::vector<float> lastSent_;  // x~
+  std::vector<uint64_t> seq_;    // per tensor, last seq sent
+  std::vector<EventTrigger> triggers_;
+  AetSchedule aet_;
+  uint64_t currentStep_ = 0;
+  uint32_t completedRound_ = 0;
+
+  bool haveMask_ = false;
+  uint32_t maskEpoch_ = 0;
+  std::vector<std::vector<uint32_t>> ownMask_;
+  // (epoch, tensor) -> sender -> votes
+  std::map<std::pair<uint32_t, uint32_t>, std::map<NodeId, std::vector<uint32_t>>> votes_;
+
+  std::vector<Envelope> inbox_;
+  std::vector<PeerEvent> events_;
+  GossipStats stats_;
+};
+
+}  // namespace murmur::algo

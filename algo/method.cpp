@@ -1,0 +1,111 @@
+#include "algo/method.hpp"
+
+#include <cmath>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "common/error.hpp"
+
+namespace murmur::algo {
+
+const std::vector<std::string>& methodNames() {
+  static const std::vector<std::string> names = {"dpsgd",          "local-sgd",     "eventgrad",
+                                                 "eventgrad-topk", "eventgrad-vote", "aet-sgd",
+                                                 "ri-sgd"};
+  return names;
+}
+
+MethodConfig parseMethod(std::string_view name) {
+  MethodConfig c;
+  c.name = std::string(name);
+  if (name == "dpsgd") {
+    return c;
+  }
+  if (name == "local-sgd") {
+    c.trigger = TriggerKind::kPeriodic;
+    c.period = 10;
+    c.mixing = MixCadence::kAtRound;
+    c.maxRoundLead = 0;
+    return c;
+  }
+  if (name == "eventgrad" || name == "eventgrad-topk" || name == "eventgrad-vote") {
+    c.trigger = TriggerKind::kEventGrad;
+    if (name == "eventgrad-topk") c.compression = Compression::kTopK;
+    if (name == "eventgrad-vote") c.compression = Compression::kVotedMask;
+    return c;
+  }
+  if (name == "aet-sgd") {
+    c.trigger = TriggerKind::kAetRounds;
+    c.mixing = MixCadence::kAtRound;
+    c.maxRoundLead = 5;
+    return c;
+  }
+  if (name == "ri-sgd") {
+    c.trigger = TriggerKind::kPeriodic;
+    c.period = 50;
+    c.mixing = MixCadence::kAtRound;
+    c.maxRoundLead = 0;
+    return c;
+  }
+  throw InputError(fmt::format("unknown method '{}'; valid methods: {}", name,
+                               fmt::join(methodNames(), ", ")));
+}
+
+const char* toString(TriggerKind kind) {
+  switch (kind) {
+    case TriggerKind::kAlways: return "always";
+    case TriggerKind::kPeriodic: return "periodic";
+    case TriggerKind::kEventGrad: return "eventgrad";
+    case TriggerKind::kAetRounds: return "aet-rounds";
+  }
+  return "?";
+}
+const char* toString(Compression kind) {
+  switch (kind) {
+    case Compression::kDense: return "dense";
+    case Compression::kTopK: return "topk";
+    case Compression::kVotedMask: return "voted-mask";
+  }
+  return "?";
+}
+const char* toString(MixCadence kind) {
+  switch (kind) {
+    case MixCadence::kEveryStep: return "every-step";
+    case MixCadence::kAtRound: return "at-round";
+  }
+  return "?";
+}
+const char* toString(DeltaMetric kind) {
+  switch (kind) {
+    case DeltaMetric::kNormOfDifference: return "norm-of-difference";
+    case DeltaMetric::kDifferenceOfNorms: return "difference-of-norms";
+  }
+  return "?";
+}
+
+void validate(const MethodConfig& c) {
+  MURMUR_ENFORCE(c.period >= 1, InputError, "method '{}': period must be >= 1, got {}", c.name,
+                 c.period);
+  MURMUR_ENFORCE(c.topKFraction > 0.0 && c.topKFraction <= 1.0, InputError,
+                 "method '{}': top-K fraction must be in (0, 1], got {}", c.name, c.topKFraction);
+  MURMUR_ENFORCE(c.maskEvery >= 1, InputError, "method '{}': mask epoch length must be >= 1",
+                 c.name);
+  MURMUR_ENFORCE(c.eventgrad.history >= 1, InputError,
+                 "method '{}': EventGraD slope history must be >= 1", c.name);
+  MURMUR_ENFORCE(c.eventgrad.horizon >= 0.0 && std::isfinite(c.eventgrad.horizon), InputError,
+                 "method '{}': EventGraD horizon must be a finite value >= 0, got {}", c.name,
+                 c.eventgrad.horizon);
+  MURMUR_ENFORCE(c.eventgrad.staticThreshold >= 0.0 && std::isfinite(c.eventgrad.staticThreshold),
+                 InputError, "method '{}': static threshold must be a finite value >= 0, got {}",
+                 c.name, c.eventgrad.staticThreshold);
+  MURMUR_ENFORCE(c.aet.a > 0.0 && c.aet.m >= 0.0 && c.aet.p >= 0.0, InputError,
+                 "method '{}': AET-SGD needs a > 0, m >= 0, p >= 0 (got a={}, m={}, p={})", c.name,
+                 c.aet.a, c.aet.m, c.aet.p);
+  MURMUR_ENFORCE(c.roundDeadline.count() >= 0 && c.voteDeadline.count() >= 0 &&
+                     c.keyframeRetry.count() > 0,
+                 InputError, "method '{}': deadlines must be >= 0 ms and keyframe retry > 0 ms",
+                 c.name);
+}
+
+}  // namespace murmur::algo
