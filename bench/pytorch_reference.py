@@ -199,10 +199,11 @@ def conv_backend(model, x):
 
 
 def time_loop(fn, iters):
-    start = time.perf_counter()
+    """(CPU seconds of this process, wall seconds) for `iters` calls of fn."""
+    cpu0, wall0 = time.process_time(), time.perf_counter()
     for _ in range(iters):
         fn()
-    return time.perf_counter() - start
+    return time.process_time() - cpu0, time.perf_counter() - wall0
 
 
 def bench_model(name, args):
@@ -233,9 +234,13 @@ def bench_model(name, args):
         time_loop(infer_step, args.warmup)
         infer_times = [time_loop(infer_step, args.iters) for _ in range(args.repeats)]
 
+    # Rates per CPU second (stable when other jobs share the cores; with one thread it equals
+    # the wall-clock rate of an idle machine) and per wall second.
     imgs = args.batch * args.iters
-    train_rates = [imgs / t for t in train_times]
-    infer_rates = [imgs / t for t in infer_times]
+    train_rates = [imgs / cpu for cpu, _ in train_times]
+    infer_rates = [imgs / cpu for cpu, _ in infer_times]
+    train_wall_rates = [imgs / wall for _, wall in train_times]
+    infer_wall_rates = [imgs / wall for _, wall in infer_times]
     return {
         "model": name,
         "params": params,
@@ -243,10 +248,14 @@ def bench_model(name, args):
         "train_img_per_s": statistics.median(train_rates),
         "train_img_per_s_min": min(train_rates),
         "train_img_per_s_max": max(train_rates),
-        "train_ms_per_step": 1e3 * statistics.median(train_times) / args.iters,
+        "train_ms_per_step": 1e3 * statistics.median(t for t, _ in train_times) / args.iters,
         "infer_img_per_s": statistics.median(infer_rates),
         "infer_img_per_s_min": min(infer_rates),
         "infer_img_per_s_max": max(infer_rates),
+        "train_rates": train_rates,
+        "infer_rates": infer_rates,
+        "train_wall_rates": train_wall_rates,
+        "infer_wall_rates": infer_wall_rates,
         "conv_kernels": conv_kernels,
         "repeats": args.repeats,
         "iters": args.iters,
@@ -304,6 +313,7 @@ def main():
           f"mkldnn available {setup['mkldnn_available']} enabled {setup['mkldnn_enabled']}")
     print(f"# BLAS {blas.get('loaded')} core {blas.get('openblas_corename')} "
           f"threads {blas.get('openblas_num_threads')} env {setup['env']}")
+    print("# images per CPU second (medians); ms/step is CPU time")
     print(f"{'model':<10} {'params':>8} {'train img/s':>12} {'ms/step':>8} {'infer img/s':>12}"
           "  conv kernels")
     for r in results:
