@@ -70,8 +70,8 @@ class FrameReader {
   size_t pendingOffset_ = 0;
   // The frame being assembled once its header is known.
   std::optional<Frame> current_;
+  size_t currentLength_ = 0;  // payload bytes of current_
   size_t currentNeeded_ = 0;  // payload + MAC bytes of current_ still missing
-  size_t currentFilled_ = 0;
 };
 
 }  // namespace murmur::net

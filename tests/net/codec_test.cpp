@@ -1,0 +1,534 @@
+#include "net/codec.hpp"
+
+#include <gtest/gtest.h>
+
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <random>
+
+#include "common/error.hpp"
+
+namespace murmur::net {
+namespace {
+
+std::vector<float> randomFloats(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::vector<float> v(n);
+  for (auto& x : v) x = dist(rng);
+  return v;
+}
+
+std::vector<uint32_t> randomSortedIndices(uint32_t universe, double density, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::bernoulli_distribution pick(density);
+  std::vector<uint32_t> out;
+  for (uint32_t i = 0; i < universe; ++i) {
+    if (pick(rng)) out.push_back(i);
+  }
+  return out;
+}
+
+template <typename T>
+T roundTrip(const T& in, const DecodeLimits& limits = {}) {
+  Bytes payload = encodePayload(Message(in));
+  EXPECT_EQ(payload.size() % 8, 0u);
+  EXPECT_EQ(payloadKind(payload), kindOf(Message(in)));
+  Message out = decodePayload(payload, limits);
+  EXPECT_TRUE(std::holds_alternative<T>(out));
+  return std::get<T>(out);
+}
+
+void expectSameBits(const std::vector<float>& a, const std::vector<float>& b) {
+  ASSERT_EQ(a.size(), b.size());
+  EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0);
+}
+
+TensorUpdate makeUpdate(UpdateKind kind, std::vector<float> values,
+                        std::vector<uint32_t> indices = {}) {
+  TensorUpdate u;
+  u.tensor = 3;
+  u.seq = 0x1234567890ull;
+  u.merged = 4;
+  u.step = 987654321ull;
+  u.kind = kind;
+  u.maskEpoch = 17;
+  u.values = std::move(values);
+  u.indices = std::move(indices);
+  return u;
+}
+
+void expectHeaderEq(const TensorUpdate& a, const TensorUpdate& b) {
+  EXPECT_EQ(a.tensor, b.tensor);
+  EXPECT_EQ(a.seq, b.seq);
+  EXPECT_EQ(a.merged, b.merged);
+  EXPECT_EQ(a.step, b.step);
+  EXPECT_EQ(a.kind, b.kind);
+  EXPECT_EQ(a.maskEpoch, b.maskEpoch);
+  EXPECT_EQ(a.fp16, b.fp16);
+  EXPECT_EQ(a.indices, b.indices);
+}
+
+TEST(Codec, DenseUpdateRoundTripsBitExactIncludingNanAndInf) {
+  auto values = randomFloats(1001, 1);
+  values[5] = std::numeric_limits<float>::quiet_NaN();
+  values[6] = -std::numeric_limits<float>::infinity();
+  values[7] = -0.0f;
+  values[8] = std::numeric_limits<float>::denorm_min();
+  auto in = makeUpdate(UpdateKind::kDense, values);
+  auto out = roundTrip(in);
+  expectHeaderEq(in, out);
+  expectSameBits(in.values, out.values);
+}
+
+TEST(Codec, KeyframeAndMaskedUpdatesRoundTrip) {
+  for (auto kind : {UpdateKind::kKeyframe, UpdateKind::kMasked}) {
+    auto in = makeUpdate(kind, randomFloats(77, 2));
+    auto out = roundTrip(in);
+    expectHeaderEq(in, out);
+    expectSameBits(in.values, out.values);
+  }
+}
+
+TEST(Codec, EmptyDenseUpdateRoundTrips) {
+  auto in = makeUpdate(UpdateKind::kDense, {});
+  auto out = roundTrip(in);
+  expectHeaderEq(in, out);
+  EXPECT_TRUE(out.values.empty());
+}
+
+TEST(Codec, SparseUpdateRoundTripsWithLargeGaps) {
+  std::vector<uint32_t> indices = {0, 1, 127, 128, 16383, 16384, (1u << 21) + 5, (1u << 28) + 9,
+                                   0xFFFFFFFEu, 0xFFFFFFFFu};
+  auto in = makeUpdate(UpdateKind::kSparse, randomFloats(indices.size(), 3), indices);
+  auto out = roundTrip(in);
+  expectHeaderEq(in, out);
+  expectSameBits(in.values, out.values);
+}
+
+TEST(Codec, SparseUpdateIsSmallerThanDense) {
+  auto indices = randomSortedIndices(100000, 0.01, 4);
+  auto sparse = makeUpdate(UpdateKind::kSparse, randomFloats(indices.size(), 4), indices);
+  Bytes payload = encodePayload(Message(sparse));
+  // 4 bytes per value plus ~1-2 bytes per index gap (mean gap 100 < 16384).
+  EXPECT_LT(payload.size(), indices.size() * 6 + 256);
+  EXPECT_GT(payload.size(), indices.size() * 5);
+  auto out = std::get<TensorUpdate>(decodePayload(payload));
+  EXPECT_EQ(out.indices, indices);
+}
+
+TEST(Codec, Fp16UpdateRoundTripsExactlyRepresentableValues) {
+  std::vector<float> values = {0.0f, -0.0f, 1.0f, -2.5f, 65504.0f, 0.099975586f, 6.1035156e-05f,
+                               5.9604645e-08f, std::numeric_limits<float>::infinity()};
+  auto in = makeUpdate(UpdateKind::kDense, values);
+  in.fp16 = true;
+  Bytes payload = encodePayload(Message(in));
+  auto out = std::get<TensorUpdate>(decodePayload(payload));
+  expectHeaderEq(in, out);
+  expectSameBits(in.values, out.values);
+}
+
+TEST(Codec, Fp16HalvesTheValueBytesAndStaysWithinHalfPrecision) {
+  auto values = randomFloats(4096, 5);
+  auto f32 = makeUpdate(UpdateKind::kMasked, values);
+  auto f16 = f32;
+  f16.fp16 = true;
+  size_t size32 = encodePayload(Message(f32)).size();
+  size_t size16 = encodePayload(Message(f16)).size();
+  EXPECT_EQ(size32 - size16, values.size() * 2);
+  auto out = roundTrip(f16);
+  ASSERT_EQ(out.values.size(), values.size());
+  for (size_t i = 0; i < values.size(); ++i) {
+    EXPECT_NEAR(out.values[i], values[i], std::abs(values[i]) * (1.0f / 2048) + 6e-8f) << i;
+  }
+}
+
+TEST(Codec, Fp16PortableConversionKnownValues) {
+  EXPECT_EQ(floatToHalfPortable(1.0f), 0x3C00);
+  EXPECT_EQ(floatToHalfPortable(-2.0f), 0xC000);
+  EXPECT_EQ(floatToHalfPortable(65504.0f), 0x7BFF);
+  EXPECT_EQ(floatToHalfPortable(65519.0f), 0x7BFF);
+  EXPECT_EQ(floatToHalfPortable(65520.0f), 0x7C00);
+  EXPECT_EQ(floatToHalfPortable(std::ldexp(1.0f, -24)), 0x0001);
+  EXPECT_EQ(floatToHalfPortable(std::ldexp(1.0f, -25)), 0x0000);  // tie to even
+  EXPECT_EQ(floatToHalfPortable(std::ldexp(1.5f, -25)), 0x0001);
+  EXPECT_EQ(floatToHalfPortable(std::ldexp(1.0f, -14)), 0x0400);
+  EXPECT_EQ(floatToHalfPortable(0.1f), 0x2E66);
+  EXPECT_EQ(floatToHalfPortable(1.0f + std::ldexp(1.0f, -11)), 0x3C00);  // tie to even
+  EXPECT_EQ(floatToHalfPortable(1.0f + 3 * std::ldexp(1.0f, -11)), 0x3C02);
+  EXPECT_EQ(floatToHalfPortable(std::numeric_limits<float>::infinity()), 0x7C00);
+  EXPECT_EQ(floatToHalfPortable(std::numeric_limits<float>::quiet_NaN()) & 0x7E00, 0x7E00);
+  EXPECT_EQ(halfToFloatPortable(0x3C00), 1.0f);
+  EXPECT_EQ(halfToFloatPortable(0x0001), std::ldexp(1.0f, -24));
+  EXPECT_EQ(halfToFloatPortable(0x03FF), std::ldexp(1023.0f, -24));
+  EXPECT_EQ(halfToFloatPortable(0xFBFF), -65504.0f);
+  EXPECT_TRUE(std::isnan(halfToFloatPortable(0x7C01)));
+}
+
+TEST(Codec, Fp16EveryHalfSurvivesHalfToFloatToHalf) {
+  for (uint32_t h = 0; h < 0x10000; ++h) {
+    auto half = static_cast<uint16_t>(h);
+    float f = halfToFloatPortable(half);
+    uint16_t back = floatToHalfPortable(f);
+    bool isNan = (h & 0x7C00) == 0x7C00 && (h & 0x3FF) != 0;
+    if (isNan) {
+      EXPECT_EQ(back, half | 0x0200) << h;  // quieted
+    } else {
+      EXPECT_EQ(back, half) << h;
+    }
+  }
+}
+
+TEST(Codec, Fp16VectorPathMatchesPortableBitForBit) {
+  if (!cpuHasF16c()) GTEST_SKIP() << "CPU has no F16C: the vector path is the portable one";
+  // Every half pattern, and a stride through all float bit patterns (odd lengths hit the tails).
+  std::vector<uint16_t> halves(0x10000 + 3);
+  for (size_t i = 0; i < halves.size(); ++i) halves[i] = static_cast<uint16_t>(i * 0x10001u);
+  std::vector<float> floats(halves.size());
+  halfToFloat(halves, floats);
+  for (size_t i = 0; i < halves.size(); ++i) {
+    ASSERT_EQ(std::bit_cast<uint32_t>(floats[i]),
+              std::bit_cast<uint32_t>(halfToFloatPortable(halves[i])))
+        << std::hex << halves[i];
+  }
+  std::vector<float> sweep;
+  for (uint64_t bits = 0; bits < (uint64_t{1} << 32); bits += 4099) {
+    sweep.push_back(std::bit_cast<float>(static_cast<uint32_t>(bits)));
+  }
+  std::vector<uint16_t> out(sweep.size());
+  floatToHalf(sweep, out);
+  for (size_t i = 0; i < sweep.size(); ++i) {
+    ASSERT_EQ(out[i], floatToHalfPortable(sweep[i]))
+        << std::hex << std::bit_cast<uint32_t>(sweep[i]);
+  }
+}
+
+TEST(Codec, MaskVoteSparseSetUsesDeltaVarint) {
+  MaskVote v{2, 9, 100000, randomSortedIndices(100000, 0.001, 6)};
+  ASSERT_EQ(chooseIndexEncoding(v.indices, v.universe), IndexEncoding::kDeltaVarint);
+  Bytes payload = encodePayload(Message(v));
+  EXPECT_LT(payload.size(), bitmapSize(v.universe));
+  EXPECT_LE(payload.size(), deltaVarintSize(v.indices) + 128);
+  auto out = roundTrip(v);
+  EXPECT_EQ(out.tensor, v.tensor);
+  EXPECT_EQ(out.epoch, v.epoch);
+  EXPECT_EQ(out.universe, v.universe);
+  EXPECT_EQ(out.indices, v.indices);
+}
+
+TEST(Codec, MaskDecisionDenseSetUsesBitmap) {
+  MaskDecision d{kAllTensors, 3, 100003, randomSortedIndices(100003, 0.3, 7)};
+  ASSERT_EQ(chooseIndexEncoding(d.indices, d.universe), IndexEncoding::kBitmap);
+  Bytes payload = encodePayload(Message(d));
+  EXPECT_LT(payload.size(), deltaVarintSize(d.indices));
+  EXPECT_LE(payload.size(), bitmapSize(d.universe) + 128);
+  auto out = roundTrip(d);
+  EXPECT_EQ(out.tensor, d.tensor);
+  EXPECT_EQ(out.epoch, d.epoch);
+  EXPECT_EQ(out.universe, d.universe);
+  EXPECT_EQ(out.indices, d.indices);
+}
+
+TEST(Codec, IndexEncodingChoiceFollowsSize) {
+  // 8 bits per index in a universe of 64: the bitmap (8 bytes) beats varint (9 bytes) at 9.
+  std::vector<uint32_t> eight = {0, 1, 2, 3, 4, 5, 6, 7};
+  EXPECT_EQ(deltaVarintSize(eight), 8u);
+  EXPECT_EQ(chooseIndexEncoding(eight, 64), IndexEncoding::kDeltaVarint);  // tie: varint
+  std::vector<uint32_t> nine = {0, 1, 2, 3, 4, 5, 6, 7, 8};
+  EXPECT_EQ(chooseIndexEncoding(nine, 64), IndexEncoding::kBitmap);
+  EXPECT_EQ(chooseIndexEncoding({}, 64), IndexEncoding::kDeltaVarint);
+  // Full and empty sets, and universes that are not a multiple of 8, round-trip both ways.
+  for (uint32_t universe : {1u, 7u, 8u, 9u, 63u, 1000u}) {
+    std::vector<uint32_t> all(universe);
+    for (uint32_t i = 0; i < universe; ++i) all[i] = i;
+    for (const auto& set : {all, std::vector<uint32_t>{}, std::vector<uint32_t>{universe - 1}}) {
+      auto out = roundTrip(MaskVote{0, 1, universe, set});
+      EXPECT_EQ(out.indices, set) << universe;
+    }
+  }
+}
+
+TEST(Codec, SmallMessagesRoundTrip) {
+  auto hb = roundTrip(Heartbeat{123456789012ull, 42, -77});
+  EXPECT_EQ(hb.step, 123456789012ull);
+  EXPECT_EQ(hb.round, 42u);
+  EXPECT_EQ(hb.sentNs, -77);
+  EXPECT_EQ(roundTrip(Goodbye{"training finished"}).reason, "training finished");
+  EXPECT_EQ(roundTrip(Goodbye{""}).reason, "");
+  auto kr = roundTrip(KeyframeRequest{kAllTensors, "gap in seq 5..9"});
+  EXPECT_EQ(kr.tensor, kAllTensors);
+  EXPECT_EQ(kr.reason, "gap in seq 5..9");
+}
+
+TEST(Codec, HelloAndProofRoundTrip) {
+  Hello h;
+  h.protocolVersion = kProtocolVersion;
+  h.clusterId = "lab-cluster";
+  h.node = 12;
+  h.modelFingerprint = 0xDEADBEEFCAFEF00Dull;
+  for (size_t i = 0; i < h.nonce.size(); ++i) h.nonce[i] = static_cast<uint8_t>(i * 7 + 1);
+  h.authenticated = true;
+  Bytes payload = encodeHello(h);
+  EXPECT_EQ(payloadKind(payload), MessageKind::kHandshake);
+  Hello out = decodeHello(payload);
+  EXPECT_EQ(out.protocolVersion, h.protocolVersion);
+  EXPECT_EQ(out.clusterId, h.clusterId);
+  EXPECT_EQ(out.node, h.node);
+  EXPECT_EQ(out.modelFingerprint, h.modelFingerprint);
+  EXPECT_EQ(out.nonce, h.nonce);
+  EXPECT_TRUE(out.authenticated);
+  EXPECT_THROW(decodePayload(payload), ProtocolError);  // a hello is not a Message
+  EXPECT_THROW(decodeHelloProof(payload), ProtocolError);
+
+  HelloProof p;
+  for (size_t i = 0; i < p.mac.size(); ++i) p.mac[i] = static_cast<uint8_t>(255 - i);
+  Bytes proofPayload = encodeHelloProof(p);
+  EXPECT_EQ(decodeHelloProof(proofPayload).mac, p.mac);
+  EXPECT_TRUE(std::holds_alternative<HelloProof>(decodeAny(proofPayload)));
+  EXPECT_THROW(decodeHello(proofPayload), ProtocolError);
+}
+
+TEST(Codec, UnalignedPayloadIsDecoded) {
+  auto in = makeUpdate(UpdateKind::kDense, randomFloats(33, 8));
+  Bytes payload = encodePayload(Message(in));
+  std::vector<uint8_t> shifted(payload.size() + 1);
+  std::memcpy(shifted.data() + 1, payload.data(), payload.size());
+  auto out = std::get<TensorUpdate>(decodePayload({shifted.data() + 1, payload.size()}));
+  expectSameBits(in.values, out.values);
+}
+
+TEST(Codec, EncodeRejectsBrokenInvariantsAsInternalError) {
+  EXPECT_THROW(encodePayload(Message(MaskVote{0, 0, 10, {3, 3}})), InternalError);
+  EXPECT_THROW(encodePayload(Message(MaskVote{0, 0, 10, {4, 2}})), InternalError);
+  EXPECT_THROW(encodePayload(Message(MaskDecision{0, 0, 10, {10}})), InternalError);
+  EXPECT_THROW(encodePayload(Message(makeUpdate(UpdateKind::kSparse, {1.0f}, {1, 2}))),
+               InternalError);
+  EXPECT_THROW(encodePayload(Message(makeUpdate(UpdateKind::kDense, {1.0f}, {1}))),
+               InternalError);
+}
+
+// --- hostile input -----------------------------------------------------------------------------
+
+// Finds `needle` in `hay` exactly once and returns its offset.
+size_t findUnique(const Bytes& hay, std::span<const uint8_t> needle) {
+  size_t found = hay.size();
+  for (size_t i = 0; i + needle.size() <= hay.size(); ++i) {
+    if (std::memcmp(hay.data() + i, needle.data(), needle.size()) == 0) {
+      EXPECT_EQ(found, hay.size()) << "needle is not unique";
+      found = i;
+    }
+  }
+  EXPECT_LT(found, hay.size()) << "needle not found";
+  return found;
+}
+
+void expectProtocolError(std::span<const uint8_t> payload, const DecodeLimits& limits,
+                         const std::string& fragment) {
+  try {
+    decodeAny(payload, limits);
+    ADD_FAILURE() << "decoded, expected a ProtocolError mentioning '" << fragment << "'";
+  } catch (const ProtocolError& e) {
+    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+  }
+}
+
+TEST(CodecHostile, RandomBytesNeverCrashAndOnlyThrowProtocolError) {
+  std::mt19937 rng(9);
+  size_t rejected = 0;
+  for (int iter = 0; iter < 5000; ++iter) {
+    Bytes junk(8 * (1 + rng() % 40));
+    for (auto& b : junk) b = static_cast<uint8_t>(rng());
+    if (iter % 2 == 0) {  // a plausible segment table makes capnp look deeper
+      uint32_t table[2] = {0, static_cast<uint32_t>(junk.size() / 8 - 1)};
+      std::memcpy(junk.data(), table, sizeof table);
+    }
+    try {
+      decodeAny(junk);
+    } catch (const ProtocolError&) {
+      ++rejected;
+    }
+  }
+  EXPECT_GT(rejected, 4900u);
+}
+
+TEST(CodecHostile, EveryTruncationIsRejected) {
+  MaskVote v{1, 2, 5000, randomSortedIndices(5000, 0.5, 10)};
+  for (const Bytes& payload :
+       {encodePayload(Message(makeUpdate(UpdateKind::kSparse, {1, 2, 3}, {4, 500, 70000}))),
+        encodePayload(Message(v)), encodePayload(Message(Goodbye{"bye"}))}) {
+    for (size_t len = 0; len < payload.size(); ++len) {
+      EXPECT_THROW(decodeAny({payload.data(), len}), ProtocolError) << len;
+    }
+  }
+}
+
+TEST(CodecHostile, SizeLimitsAndTrailingWords) {
+  Bytes payload = encodePayload(Message(makeUpdate(UpdateKind::kDense, randomFloats(1000, 11))));
+  DecodeLimits small;
+  small.maxPayloadBytes = payload.size() - 8;
+  expectProtocolError(payload, small, "exceeds the limit");
+  Bytes padded = payload;
+  padded.resize(payload.size() + 8);
+  expectProtocolError(padded, {}, "trailing");
+  expectProtocolError({}, {}, "empty");
+}
+
+TEST(CodecHostile, TraversalAndNestingLimitsApply) {
+  Bytes payload = encodePayload(Message(makeUpdate(UpdateKind::kDense, randomFloats(1000, 12))));
+  DecodeLimits traversal;
+  traversal.traversalLimitWords = 100;  // the values alone are 500 words
+  expectProtocolError(payload, traversal, "malformed");
+  DecodeLimits nesting;
+  nesting.nestingLimit = 1;  // envelope -> update -> values needs 2
+  expectProtocolError(payload, nesting, "malformed");
+  EXPECT_NO_THROW(decodeAny(payload, DecodeLimits{}));
+}
+
+TEST(CodecHostile, BadVarintsAreRejected) {
+  // Sparse indices {5, 7, 2^28 + 7, 2^28 + 8} encode as 05 | 02 | 80 80 80 80 01 | 01.
+  auto in = makeUpdate(UpdateKind::kSparse, {1.0f, 2.0f, 3.0f, 4.0f},
+                       {5, 7, (1u << 28) + 7, (1u << 28) + 8});
+  const Bytes good = encodePayload(Message(in));
+  const uint8_t pattern[] = {0x05, 0x02, 0x80, 0x80, 0x80, 0x80, 0x01, 0x01};
+  size_t at = findUnique(good, pattern);
+
+  Bytes overflow = good;
+  overflow[at + 6] = 0x7F;  // fifth byte carries bits above 2^32
+  expectProtocolError(overflow, {}, "overflow");
+
+  Bytes duplicate = good;
+  duplicate[at + 1] = 0x00;  // gap 0: index 5 twice
+  expectProtocolError(duplicate, {}, "strictly increasing");
+
+  Bytes unterminated = good;
+  unterminated[at + 7] = 0x81;  // continuation bit on the last byte of the blob
+  expectProtocolError(unterminated, {}, "truncated");
+
+  DecodeLimits model;
+  model.tensorSizes = {10, 10, 10, 1u << 29};
+  EXPECT_NO_THROW(decodeAny(good, model));
+  Bytes outOfRange = good;
+  outOfRange[at + 6] = 0x02;  // third gap 2^29: index 2^29 + 7 >= 2^29
+  expectProtocolError(outOfRange, model, ">= universe");
+  model.tensorSizes = {10, 10, 10, 10};
+  expectProtocolError(good, model, ">= universe");
+  model.tensorSizes = {10};
+  expectProtocolError(good, model, "tensor id 3 out of range");
+}
+
+TEST(CodecHostile, WrongValueLengthIsRejected) {
+  auto in = makeUpdate(UpdateKind::kDense, {1.0f, 2.0f, 3.0f});  // 12 value bytes
+  Bytes bad = encodePayload(Message(in));
+  // The Data pointer to the values: list pointer (low bits 01), byte elements (2), count 12.
+  bool patched = false;
+  for (size_t w = 8; w + 8 <= bad.size(); w += 8) {
+    uint32_t lo, hi;
+    std::memcpy(&lo, bad.data() + w, 4);
+    std::memcpy(&hi, bad.data() + w + 4, 4);
+    if ((lo & 3u) == 1u && hi == ((12u << 3) | 2u)) {
+      hi = (10u << 3) | 2u;
+      std::memcpy(bad.data() + w + 4, &hi, 4);
+      patched = true;
+    }
+  }
+  ASSERT_TRUE(patched);
+  expectProtocolError(bad, {}, "not a multiple of 4");
+
+  DecodeLimits model;
+  model.tensorSizes = {1, 1, 1, 4};
+  expectProtocolError(encodePayload(Message(in)), model, "3 values, the tensor has 4");
+}
+
+TEST(CodecHostile, BadEnumsUnknownKindsAndMissingBodiesAreRejected) {
+  // TensorUpdate data section: tensor u32 @0, merged u32 @4, seq u64 @8, step u64 @16,
+  // kind u16 @24, valueEncoding u16 @26, maskEpoch u32 @28.
+  auto in = makeUpdate(UpdateKind::kDense, {1.0f});
+  in.tensor = 0xA1A2A3A4u;
+  in.merged = 0xB1B2B3B4u;
+  const Bytes good = encodePayload(Message(in));
+  const uint8_t pattern[] = {0xA4, 0xA3, 0xA2, 0xA1, 0xB4, 0xB3, 0xB2, 0xB1};
+  size_t at = findUnique(good, pattern);
+  ASSERT_EQ(std::get<TensorUpdate>(decodePayload(good)).kind, UpdateKind::kDense);
+  Bytes badKind = good;
+  badKind[at + 24] = 9;
+  expectProtocolError(badKind, {}, "unknown update kind 9");
+  Bytes badEncoding = good;
+  badEncoding[at + 26] = 5;
+  expectProtocolError(badEncoding, {}, "unknown value encoding 5");
+
+  // Envelope: word 0 segment table, word 1 root pointer, word 2 union tag, word 3 body pointer.
+  Bytes heartbeat = encodePayload(Message(Heartbeat{1, 2, 3}));
+  ASSERT_EQ(heartbeat[16], 5);  // heartbeat's union slot
+  Bytes unknown = heartbeat;
+  unknown[16] = 42;
+  expectProtocolError(unknown, {}, "unknown message kind 42");
+  EXPECT_THROW(payloadKind(unknown), ProtocolError);
+  Bytes missing = heartbeat;
+  std::memset(missing.data() + 24, 0, 8);
+  expectProtocolError(missing, {}, "body missing");
+}
+
+TEST(CodecHostile, InconsistentIndexSetsAreRejected) {
+  // IndexSet data section: universe u32 @0, count u32 @4, encoding u16 @8.
+  constexpr uint32_t kUniverse = 0x00010203u;  // 66051: 66051 % 8 == 3 spare-bit check
+  MaskVote dense{0, 1, kUniverse, randomSortedIndices(kUniverse, 0.5, 13)};
+  const Bytes good = encodePayload(Message(dense));
+  uint32_t count = static_cast<uint32_t>(dense.indices.size());
+  uint8_t pattern[8] = {0x03, 0x02, 0x01, 0x00};
+  std::memcpy(pattern + 4, &count, 4);
+  size_t at = findUnique(good, pattern);
+  ASSERT_EQ(good[at + 8], 1);  // bitmap
+
+  Bytes wrongCount = good;
+  uint32_t more = count + 1;
+  std::memcpy(wrongCount.data() + at + 4, &more, 4);
+  expectProtocolError(wrongCount, {}, "bits set, count says");
+
+  // Set a bit beyond the universe in the last bitmap byte (and fix the count to match).
+  Bytes spare = wrongCount;
+  size_t lastByte = at + 16 + 8 + bitmapSize(kUniverse) - 1;  // data section, pointer, blob
+  ASSERT_LT(lastByte, spare.size());
+  ASSERT_EQ(spare[lastByte] & 0xF8, 0);
+  spare[lastByte] |= 0x80;
+  expectProtocolError(spare, {}, "beyond universe");
+
+  Bytes hugeCount = good;
+  uint32_t huge = 0xFFFFFFF0u;
+  std::memcpy(hugeCount.data() + at + 4, &huge, 4);
+  expectProtocolError(hugeCount, {}, "in a universe of");
+
+  Bytes badEncoding = good;
+  badEncoding[at + 8] = 7;
+  expectProtocolError(badEncoding, {}, "unknown index encoding 7");
+
+  Bytes asVarint = good;  // a bitmap read as varints: count and bytes disagree
+  asVarint[at + 8] = 0;
+  EXPECT_THROW(decodeAny(asVarint), ProtocolError);
+
+  DecodeLimits model;
+  model.tensorSizes = {kUniverse - 1};
+  expectProtocolError(good, model, "universe 66051 but the tensor has 66050");
+}
+
+TEST(CodecHostile, TextLimitsApply) {
+  DecodeLimits limits;
+  limits.maxTextBytes = 8;
+  expectProtocolError(encodePayload(Message(Goodbye{"a much longer reason"})), limits,
+                      "exceeds the limit");
+  EXPECT_NO_THROW(decodeAny(encodePayload(Message(Goodbye{"short"})), limits));
+}
+
+TEST(DeltaVarint, RoundTripAndRejectsCountBombs) {
+  std::vector<uint32_t> indices = {3, 200, 70000, 70001, 0xFFFFFFFFu};
+  Bytes bytes = encodeDeltaVarint(indices);
+  EXPECT_EQ(bytes.size(), deltaVarintSize(indices));
+  EXPECT_EQ(decodeDeltaVarint(bytes, 5, uint64_t{1} << 32), indices);
+  EXPECT_THROW(decodeDeltaVarint(bytes, 4, uint64_t{1} << 32), ProtocolError);  // trailing
+  EXPECT_THROW(decodeDeltaVarint(bytes, 1000000000, uint64_t{1} << 32), ProtocolError);
+  EXPECT_THROW(decodeDeltaVarint(bytes, 5, 0xFFFFFFFFu), ProtocolError);
+}
+
+}  // namespace
+}  // namespace murmur::net
