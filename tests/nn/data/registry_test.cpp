@@ -1,0 +1,136 @@
+#include "nn/data/registry.hpp"
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "common/error.hpp"
+#include "nn/data/loaders.hpp"
+
+namespace murmur::nn::data {
+namespace {
+
+namespace fs = std::filesystem;
+
+void expectLabelsInRange(const Dataset& d) {
+  ASSERT_EQ(d.labels.size(), static_cast<size_t>(d.n));
+  std::vector<int> perClass(10, 0);
+  for (int32_t l : d.labels) {
+    ASSERT_GE(l, 0);
+    ASSERT_LT(l, 10);
+    ++perClass[static_cast<size_t>(l)];
+  }
+  for (int count : perClass) EXPECT_GT(count, 0);
+}
+
+// Mean and std of the normalised training images should be close to 0 and 1.
+void expectStandardised(const Dataset& d, int channel) {
+  const size_t plane = static_cast<size_t>(d.h) * d.w;
+  double sum = 0, sq = 0;
+  size_t count = 0;
+  for (int i = 0; i < d.n; i += 7) {
+    const float* p = d.images.data() + (static_cast<size_t>(i) * d.c + channel) * plane;
+    for (size_t k = 0; k < plane; ++k) {
+      sum += p[k];
+      sq += static_cast<double>(p[k]) * p[k];
+    }
+    count += plane;
+  }
+  const double mean = sum / static_cast<double>(count);
+  const double sd = std::sqrt(sq / static_cast<double>(count) - mean * mean);
+  EXPECT_NEAR(mean, 0.0, 0.02) << "channel " << channel;
+  EXPECT_NEAR(sd, 1.0, 0.03) << "channel " << channel;
+}
+
+TEST(Registry, KnowsTheDatasets) {
+  EXPECT_EQ(datasetNames(), (std::vector<std::string>{"fashion-mnist", "mnist", "cifar10"}));
+  EXPECT_EQ(datasetSpec("cifar10").c, 3);
+  EXPECT_TRUE(datasetSpec("cifar10").trainAugment.has_value());
+  EXPECT_FALSE(datasetSpec("mnist").trainAugment.has_value());
+  try {
+    datasetSpec("imagenet");
+    FAIL();
+  } catch (const InputError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("imagenet"), std::string::npos);
+    EXPECT_NE(what.find("fashion-mnist"), std::string::npos);
+  }
+}
+
+TEST(Registry, OverridePathWinsAndMissingDirIsNamed) {
+  const fs::path missing = fs::temp_directory_path() / "murmur_no_such_dataset_dir";
+  EXPECT_EQ(datasetDir(datasetSpec("mnist"), missing), missing);
+  try {
+    loadDataset("mnist", Split::kTrain, missing);
+    FAIL();
+  } catch (const InputError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find(missing.string()), std::string::npos) << what;
+    EXPECT_NE(what.find("MURMUR_MNIST_DIR"), std::string::npos) << what;
+  }
+}
+
+TEST(Registry, RealFashionMnist) {
+  const fs::path dir = "/usr/share/datasets/fashion-mnist";
+  if (!fs::exists(dir)) GTEST_SKIP() << dir << " not found";
+  const Dataset train = loadDataset("fashion-mnist", Split::kTrain, dir);
+  EXPECT_EQ(train.n, 60000);
+  EXPECT_EQ(train.c, 1);
+  EXPECT_EQ(train.h, 28);
+  EXPECT_EQ(train.w, 28);
+  expectLabelsInRange(train);
+  expectStandardised(train, 0);
+  const Dataset test = loadDataset("fashion-mnist", Split::kTest, dir);
+  EXPECT_EQ(test.n, 10000);
+  expectLabelsInRange(test);
+}
+
+fs::path mnistDir() {
+  if (const char* env = std::getenv("MURMUR_MNIST_DIR"); env != nullptr && *env != '\0') return env;
+  return "/work/shared/data/mnist";
+}
+
+TEST(Registry, RealMnist) {
+  const fs::path dir = mnistDir();
+  if (!fs::exists(dir)) GTEST_SKIP() << dir << " not found";
+  const Dataset test = loadDataset("mnist", Split::kTest, dir);
+  EXPECT_EQ(test.n, 10000);
+  expectLabelsInRange(test);
+  const Dataset train = loadDataset("mnist", Split::kTrain, dir);
+  EXPECT_EQ(train.n, 60000);
+  expectStandardised(train, 0);
+}
+
+fs::path cifarDir() {
+  if (const char* env = std::getenv("MURMUR_CIFAR10_DIR"); env != nullptr && *env != '\0') {
+    return env;
+  }
+  const char* src = std::getenv("MURMUR_SOURCE_DIR");
+  return fs::path(src != nullptr ? src : ".") / "data" / "cifar10";
+}
+
+TEST(Registry, RealCifar10) {
+  const fs::path dir = cifarDir();
+  if (!fs::exists(dir / "test_batch.bin")) GTEST_SKIP() << dir << " not found";
+  const Dataset test = loadDataset("cifar10", Split::kTest, dir);
+  EXPECT_EQ(test.n, 10000);
+  EXPECT_EQ(test.c, 3);
+  expectLabelsInRange(test);
+  for (int ch = 0; ch < 3; ++ch) {
+    // The JPEG copy's statistics differ slightly from the original's, hence the wider bound
+    // is in expectStandardised's tolerance only for the mean; check the std loosely here.
+    const size_t plane = 32 * 32;
+    double sum = 0;
+    for (int i = 0; i < test.n; ++i) {
+      const float* p = test.images.data() + (static_cast<size_t>(i) * 3 + ch) * plane;
+      for (size_t k = 0; k < plane; ++k) sum += p[k];
+    }
+    EXPECT_NEAR(sum / (static_cast<double>(test.n) * plane), 0.0, 0.1) << "channel " << ch;
+  }
+}
+
+}  // namespace
+}  // namespace murmur::nn::data
