@@ -60,11 +60,11 @@ class MnistCnn(nn.Module):
 
     input_shape = (1, 28, 28)
 
-    def __init__(self, dropout2d=False):
+    def __init__(self, dropout2d=True):
         super().__init__()
         self.conv1 = nn.Conv2d(1, 10, 3)
         self.conv2 = nn.Conv2d(10, 20, 3)
-        # murmur's nn/ decides between channel dropout and element dropout; same cost class.
+        # murmur's nn/model.cpp uses channel dropout (Dropout2d), as PyTorch's MNIST example.
         self.conv2_drop = nn.Dropout2d(0.5) if dropout2d else nn.Dropout(0.5)
         self.fc1 = nn.Linear(500, 50)
         self.fc2 = nn.Linear(50, 10)
@@ -133,7 +133,7 @@ def make_model(name, args):
     if name == "lenet5":
         return LeNet5()
     if name == "mnist-cnn":
-        return MnistCnn(dropout2d=args.dropout2d)
+        return MnistCnn(dropout2d=not args.element_dropout)
     if name == "resnet20":
         return ResNet20(shortcut=args.shortcut)
     raise SystemExit(f"pytorch_reference.py: unknown model '{name}' "
@@ -206,6 +206,10 @@ def time_loop(fn, iters):
     return time.process_time() - cpu0, time.perf_counter() - wall0
 
 
+def median(values):
+    return statistics.median(values) if values else float("nan")
+
+
 def bench_model(name, args):
     torch.manual_seed(args.seed)
     model = make_model(name, args)
@@ -231,8 +235,10 @@ def bench_model(name, args):
     model.eval()
     with torch.inference_mode():
         conv_kernels = conv_backend(model, x)
-        time_loop(infer_step, args.warmup)
-        infer_times = [time_loop(infer_step, args.iters) for _ in range(args.repeats)]
+        infer_times = []
+        if not args.train_only:
+            time_loop(infer_step, args.warmup)
+            infer_times = [time_loop(infer_step, args.iters) for _ in range(args.repeats)]
 
     # Rates per CPU second (stable when other jobs share the cores; with one thread it equals
     # the wall-clock rate of an idle machine) and per wall second.
@@ -249,9 +255,9 @@ def bench_model(name, args):
         "train_img_per_s_min": min(train_rates),
         "train_img_per_s_max": max(train_rates),
         "train_ms_per_step": 1e3 * statistics.median(t for t, _ in train_times) / args.iters,
-        "infer_img_per_s": statistics.median(infer_rates),
-        "infer_img_per_s_min": min(infer_rates),
-        "infer_img_per_s_max": max(infer_rates),
+        "infer_img_per_s": median(infer_rates),
+        "infer_img_per_s_min": min(infer_rates, default=float("nan")),
+        "infer_img_per_s_max": max(infer_rates, default=float("nan")),
         "train_rates": train_rates,
         "infer_rates": infer_rates,
         "train_wall_rates": train_wall_rates,
@@ -273,10 +279,12 @@ def main():
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-mkldnn", action="store_true",
                         help="disable oneDNN (mkldnn) so conv runs im2col + BLAS")
-    parser.add_argument("--dropout2d", action="store_true",
-                        help="mnist-cnn: channel dropout after conv2 instead of element dropout")
+    parser.add_argument("--element-dropout", action="store_true",
+                        help="mnist-cnn: element dropout after conv2 instead of Dropout2d")
     parser.add_argument("--shortcut", choices=("A", "B"), default="B",
                         help="resnet20 down-sampling shortcut: A zero-pad, B 1x1 conv+BN")
+    parser.add_argument("--train-only", action="store_true",
+                        help="skip the inference timing (profiling the training step alone)")
     parser.add_argument("--json", action="store_true", help="JSON lines instead of a table")
     args = parser.parse_args()
 

@@ -3,17 +3,21 @@
 #
 #   bench/run_nn_bench.sh BUILD_DIR [--rounds N] [--models lenet5,mnist-cnn,resnet20] [--quick]
 #                                   [--out DIR]
+#   bench/run_nn_bench.sh BUILD_DIR --profile MODEL
 #
 # Builds nothing: BUILD_DIR must already hold bench/nn_bench (cmake --build BUILD_DIR --target
 # nn_bench). Each round runs murmur's nn_bench, then PyTorch with oneDNN (mkldnn) conv, then
 # PyTorch with im2col+OpenBLAS conv, so load changes on a shared machine hit all three alike.
 # The table shows medians over every timed repeat of every round; PyTorch's figure is the better
 # of its two set-ups per model (a fair rival gets its best configuration).
+# --profile runs one model's training step under ONEDNN_VERBOSE=1, murmur then PyTorch (which
+# uses the same system oneDNN for conv), and prints where the time goes per oneDNN primitive:
+# implementation (avoid "ref:"), memory formats, reorders; medians per call, sorted.
 # Environment: PYTHON (default /usr/bin/python3: Debian's python3-torch), OPENBLAS_CORETYPE
 # (default: OpenBLAS's own detection; the one it used is printed).
 set -euo pipefail
 
-usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
+usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 
 [[ $# -ge 1 ]] || usage
 case "$1" in -h|--help) usage 0 ;; esac
@@ -22,12 +26,14 @@ rounds=3
 models=lenet5,mnist-cnn,resnet20
 quick=0
 out_dir=
+profile=
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --rounds) rounds=$2; shift 2 ;;
     --models) models=$2; shift 2 ;;
     --quick) quick=1; shift ;;
     --out) out_dir=$2; shift 2 ;;
+    --profile) profile=$2; shift 2 ;;
     -h|--help) usage 0 ;;
     *) echo "run_nn_bench.sh: unknown argument '$1'" >&2; usage ;;
   esac
@@ -41,6 +47,57 @@ python=${PYTHON:-/usr/bin/python3}
 
 # One thread for everybody; PyTorch's BLAS and OpenMP read these at load time.
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 MURMUR_THREADS=1
+
+summarise_verbose() {
+  "$python" -c "$(cat <<'EOF'
+import collections, statistics, sys
+
+# Summarise ONEDNN_VERBOSE=1 exec lines: per primitive (kind, implementation, direction, memory
+# formats, shape) the median time per call and calls per step; sorted by time per step.
+execs = collections.defaultdict(list)
+for line in sys.stdin:
+    f = line.rstrip("\n").split(",")
+    if len(f) < 11 or f[0] not in ("onednn_verbose", "dnnl_verbose") or f[1] != "exec":
+        continue
+    kind, impl, prop, mds, problem = f[3], f[4], f[5], f[6], f[9]
+    execs[(kind, impl, prop, mds, problem)].append(float(f[-1]))
+if not execs:
+    sys.exit("no ONEDNN_VERBOSE exec lines")
+steps = min(len(v) for v in execs.values())
+rows = []
+for key, times in execs.items():
+    per_call = statistics.median(times)
+    calls = len(times) / steps
+    rows.append((per_call * calls, per_call, calls, key))
+rows.sort(reverse=True)
+total = sum(r[0] for r in rows)
+by_kind = collections.Counter()
+for r in rows:
+    k = r[3][0] + (" " + r[3][2] if r[3][0] != "reorder" else "")
+    by_kind[k] += r[0]
+print(f"# {steps} steps seen; sum of per-call medians: {total:.3f} ms per step")
+print(f"{'ms/step':>8} {'%':>5} {'calls':>5}  kind impl direction  shape  [formats]")
+for per_step, per_call, calls, (kind, impl, prop, mds, problem) in rows:
+    short = " ".join(m.split(":")[0].split("_")[0] + "=" + m.split(":")[-2] for m in mds.split())
+    print(f"{per_step:8.3f} {100 * per_step / total:5.1f} {calls:5.1f}  {kind} {impl} {prop}  "
+          f"{problem}  [{short}]")
+print("# by primitive kind")
+for k, v in by_kind.most_common():
+    print(f"{v:8.3f} {100 * v / total:5.1f}  {k}")
+EOF
+)"
+}
+
+if [[ -n $profile ]]; then
+  echo "### murmur: TrainStep/$profile (trainStep + Sgd::step), ONEDNN_VERBOSE=1"
+  ONEDNN_VERBOSE=1 "$bench_bin" --benchmark_filter="^TrainStep/$profile\$" \
+    --benchmark_min_time=0.3 2>&1 | summarise_verbose
+  echo
+  echo "### PyTorch: $profile training step (oneDNN primitives only: conv; the rest is ATen)"
+  ONEDNN_VERBOSE=1 "$python" "$here/pytorch_reference.py" --models "$profile" --train-only \
+    --warmup 3 --iters 30 --repeats 1 2>&1 | summarise_verbose
+  exit 0
+fi
 
 if [[ -z $out_dir ]]; then out_dir=$(mktemp -d /tmp/murmur-nn-bench.XXXXXX); fi
 mkdir -p "$out_dir"
