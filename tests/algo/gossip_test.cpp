@@ -1,0 +1,440 @@
+#include "algo/gossip.hpp"
+
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <random>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "algo/compress.hpp"
+#include "common/error.hpp"
+#include "gossip_fixture.hpp"
+
+namespace murmur::algo {
+namespace {
+
+using testing::Cluster;
+using testing::FakeNetwork;
+
+const std::vector<size_t> kSizes = {6, 10, 3};
+
+// A deterministic "optimizer step": every coordinate moves by a pseudo-random amount.
+void drift(std::vector<float>& x, std::mt19937& rng, float scale = 0.1f) {
+  std::normal_distribution<float> g(0.0f, scale);
+  for (auto& f : x) f += g(rng);
+}
+
+bool bitwiseEqual(std::span<const float> a, std::span<const float> b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+MethodConfig zeroThresholdEventGrad(bool viaHorizon) {
+  MethodConfig c = parseMethod("eventgrad");
+  c.eventgrad.warmup = 0;
+  c.eventgrad.maxSilence = 0;
+  if (viaHorizon) {
+    c.eventgrad.horizon = 0.0;
+  } else {
+    c.eventgrad.adaptive = false;
+    c.eventgrad.staticThreshold = 0.0;
+  }
+  return c;
+}
+
+// Runs `steps` lock-step steps: every node's beforeUpdate, its drift, then every afterUpdate.
+void runLockStep(Cluster& c, uint64_t steps, uint32_t seed = 5, float scale = 0.1f) {
+  std::mt19937 rng(seed);
+  for (uint64_t k = 0; k < steps; ++k) {
+    for (size_t i = 0; i < c.gossips.size(); ++i) {
+      c.gossips[i]->beforeUpdate(k);
+      drift(c.x[i], rng, scale);
+    }
+    for (auto& g : c.gossips) g->afterUpdate(k);
+  }
+}
+
+TEST(Gossip, ZeroThresholdIsExactlyDpsgd) {
+  const uint64_t steps = 40;
+  const auto adj = FakeNetwork::ring(3);
+  Cluster d(adj, kSizes, parseMethod("dpsgd"), SteadyClock::instance());
+  Cluster e(adj, kSizes, zeroThresholdEventGrad(false), SteadyClock::instance());
+  Cluster h(adj, kSizes, zeroThresholdEventGrad(true), SteadyClock::instance());
+  runLockStep(d, steps);
+  runLockStep(e, steps);
+  runLockStep(h, steps);
+  for (size_t i = 0; i < 3; ++i) {
+    const auto sd = d.gossips[i]->stats();
+    for (const Cluster* c : {&e, &h}) {
+      const auto s = c->gossips[i]->stats();
+      EXPECT_EQ(s.eventsPerTensor, std::vector<uint64_t>(kSizes.size(), steps));
+      EXPECT_EQ(s.updateFramesSent, sd.updateFramesSent);
+      EXPECT_EQ(s.valuesSent, sd.valuesSent);
+      EXPECT_DOUBLE_EQ(s.triggerRate, 1.0);
+      // Same messages, same mixing: the same models bit for bit.
+      EXPECT_TRUE(bitwiseEqual(c->x[i], d.x[i])) << "node " << i;
+    }
+    EXPECT_EQ(sd.eventsPerTensor, std::vector<uint64_t>(kSizes.size(), steps));
+  }
+}
+
+TEST(Gossip, AdaptiveEventGradSendsLessThanDpsgd) {
+  const auto adj = FakeNetwork::ring(3);
+  Cluster e(adj, kSizes, parseMethod("eventgrad"), SteadyClock::instance());
+  // Changes that shrink over time, as a converging optimizer's do.
+  std::mt19937 rng(9);
+  const uint64_t steps = 200;
+  for (uint64_t k = 0; k < steps; ++k) {
+    for (size_t i = 0; i < 3; ++i) {
+      e.gossips[i]->beforeUpdate(k);
+      drift(e.x[i], rng, 0.5f / static_cast<float>(1 + k));
+    }
+    for (auto& g : e.gossips) g->afterUpdate(k);
+  }
+  const auto s = e.gossips[0]->stats();
+  EXPECT_LT(s.events, steps * kSizes.size());
+  // Warm-up sends every tensor for the first 30 steps; S_max = 100 bounds silence.
+  for (uint64_t ev : s.eventsPerTensor) EXPECT_GE(ev, 30u + (steps - 30) / 100);
+}
+
+TEST(Gossip, MaximumSilenceHoldsInTheLoop) {
+  MethodConfig m = parseMethod("eventgrad");
+  m.eventgrad.adaptive = false;
+  m.eventgrad.staticThreshold = 1e9;  // never by threshold
+  m.eventgrad.warmup = 0;
+  m.eventgrad.maxSilence = 7;
+  Cluster c(FakeNetwork::ring(2), kSizes, m, SteadyClock::instance());
+  runLockStep(c, 70);
+  for (uint64_t ev : c.gossips[0]->stats().eventsPerTensor) EXPECT_EQ(ev, 10u);
+}
+
+struct StreamLog {
+  // What node 0 delivered to node 1, summed in double per coordinate since the last keyframe.
+  std::vector<double> sum;
+  std::vector<double> base;
+};
+
+void expectErrorFeedback(MethodConfig method) {
+  ManualClock clock;
+  const auto adj = FakeNetwork::ring(2);
+  Cluster c(adj, kSizes, method, clock, &clock, /*mix=*/false);
+  const auto& layout = c.layout;
+  StreamLog log;
+  log.sum.assign(layout.total, 0.0);
+  const std::vector<float> x0 = c.x[0];
+  c.net.setHook([&](NodeId from, NodeId to, Message& m) {
+    if (from != 0 || to != 1) return false;
+    if (auto* u = std::get_if<TensorUpdate>(&m)) {
+      const auto& info = layout.tensors[u->tensor];
+      if (u->kind == UpdateKind::kKeyframe) {
+        for (size_t i = 0; i < info.numel; ++i) {
+          EXPECT_EQ(u->values[i], x0[info.offset + i]) << "the start keyframe carries x~ = x0";
+        }
+      } else if (u->kind == UpdateKind::kDense) {
+        for (size_t i = 0; i < info.numel; ++i) log.sum[info.offset + i] += u->values[i];
+      } else if (u->kind == UpdateKind::kSparse) {
+        for (size_t i = 0; i < u->indices.size(); ++i)
+          log.sum[info.offset + u->indices[i]] += u->values[i];
+      } else if (u->kind == UpdateKind::kMasked) {
+        const auto& mask = c.gossips[0]->ownMask(u->tensor);
+        EXPECT_EQ(mask.size(), u->values.size());
+        for (size_t i = 0; i < mask.size(); ++i) log.sum[info.offset + mask[i]] += u->values[i];
+      }
+      if (method.fp16) {
+        EXPECT_TRUE(u->fp16 || u->kind == UpdateKind::kKeyframe);
+        for (float v : u->values) {
+          if (u->kind != UpdateKind::kKeyframe) {
+            EXPECT_EQ(roundToHalf(v), v);
+          }
+        }
+      }
+    }
+    return false;
+  });
+  std::mt19937 rng(21);
+  for (uint64_t k = 0; k < 60; ++k) {
+    c.gossips[0]->beforeUpdate(k);
+    c.gossips[1]->beforeUpdate(k);
+    drift(c.x[0], rng, k % 9 == 0 ? 3.0f : 0.05f);  // large outliers exercise fp16 and top-K
+    c.gossips[0]->afterUpdate(k);
+    c.gossips[1]->afterUpdate(k);
+    c.gossips[1]->beforeUpdate(k + 1);  // drain what node 0 sent
+    // What node 1 holds of node 0 is node 0's x~, bit for bit.
+    for (uint32_t t = 0; t < kSizes.size(); ++t) ASSERT_TRUE(c.gossips[1]->replicaValid(0, t));
+    ASSERT_TRUE(bitwiseEqual(c.gossips[1]->replica(0), c.gossips[0]->lastSent())) << "step " << k;
+    // Sent + residual == total change.
+    const auto xs = c.gossips[0]->lastSent();
+    for (size_t i = 0; i < layout.total; ++i) {
+      const double total = static_cast<double>(c.x[0][i]) - x0[i];
+      const double residual = static_cast<double>(c.x[0][i]) - xs[i];
+      ASSERT_NEAR(log.sum[i] + residual, total, 1e-4 * (1.0 + std::fabs(total))) << i;
+    }
+  }
+  // Something was held back (compression) or nothing was (dense): the residual says which.
+  const auto s = c.gossips[0]->stats();
+  EXPECT_GT(s.updateFramesSent, 0u);
+}
+
+TEST(Gossip, ErrorFeedbackConservesTheChangeDense) {
+  MethodConfig m = parseMethod("dpsgd");
+  expectErrorFeedback(m);
+}
+
+TEST(Gossip, ErrorFeedbackConservesTheChangeDenseFp16) {
+  MethodConfig m = parseMethod("dpsgd");
+  m.fp16 = true;
+  expectErrorFeedback(m);
+}
+
+TEST(Gossip, ErrorFeedbackConservesTheChangeTopK) {
+  MethodConfig m = parseMethod("eventgrad-topk");
+  m.topKFraction = 0.2;
+  expectErrorFeedback(m);
+}
+
+TEST(Gossip, ErrorFeedbackConservesTheChangeVotedMask) {
+  MethodConfig m = parseMethod("eventgrad-vote");
+  m.topKFraction = 0.3;
+  m.maskEvery = 5;
+  m.fp16 = true;
+  expectErrorFeedback(m);
+}
+
+TEST(Gossip, DenseSendLeavesOnlyRoundingBehind) {
+  ManualClock clock;
+  Cluster c(FakeNetwork::ring(2), kSizes, parseMethod("dpsgd"), clock, &clock, false);
+  std::mt19937 rng(1);
+  drift(c.x[0], rng, 1.0f);
+  c.gossips[0]->afterUpdate(0);
+  const auto xs = c.gossips[0]->lastSent();
+  for (size_t i = 0; i < c.layout.total; ++i) {
+    EXPECT_LE(std::fabs(c.x[0][i] - xs[i]), 1e-6f * (1.0f + std::fabs(c.x[0][i])));
+  }
+}
+
+TEST(Gossip, MajorityVoteBothEndsAgreeOnMasks) {
+  MethodConfig m = parseMethod("eventgrad-vote");
+  m.topKFraction = 0.3;
+  m.maskEvery = 4;
+  m.eventgrad.warmup = 1000;  // every step sends: every mask gets used
+  const auto adj = FakeNetwork::ring(3);
+  Cluster c(adj, kSizes, m, SteadyClock::instance());
+  std::vector<std::map<uint32_t, std::vector<std::vector<uint32_t>>>> own(3);  // epoch -> masks
+  const uint64_t steps = 17;
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < 3; ++i) {
+    threads.emplace_back([&, i] {
+      std::mt19937 rng(100 + static_cast<uint32_t>(i));
+      for (uint64_t k = 0; k < steps; ++k) {
+        c.gossips[i]->beforeUpdate(k);
+        drift(c.x[i], rng);
+        c.gossips[i]->afterUpdate(k);
+        if (k % m.maskEvery == 0) {
+          auto& masks = own[i][c.gossips[i]->maskEpoch()];
+          for (uint32_t t = 0; t < kSizes.size(); ++t) masks.push_back(c.gossips[i]->ownMask(t));
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (size_t i = 0; i < 3; ++i) c.gossips[i]->beforeUpdate(steps);  // drain the last decisions
+  const uint32_t last = static_cast<uint32_t>((steps - 1) / m.maskEvery);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(c.gossips[i]->stats().voteTimeouts, 0u);
+    EXPECT_EQ(c.gossips[i]->stats().maskEpochs, last + 1);
+    for (NodeId j : adj[i]) {
+      for (uint32_t t = 0; t < kSizes.size(); ++t) {
+        const auto* seen = c.gossips[i]->peerMask(j, t, last);
+        ASSERT_NE(seen, nullptr);
+        EXPECT_EQ(*seen, own[j][last][t]) << "node " << i << " sees node " << j << "'s mask";
+        EXPECT_EQ(seen->size(), topKCount(m.topKFraction, kSizes[t]));
+      }
+      // Masked updates applied on the agreed masks keep replicas exact.
+      EXPECT_TRUE(bitwiseEqual(c.gossips[i]->replica(j), c.gossips[j]->lastSent()));
+    }
+    EXPECT_EQ(c.gossips[i]->stats().updatesRejected, 0u);
+  }
+}
+
+TEST(Gossip, SilentNeighboursVoteIsNotWaitedForForever) {
+  ManualClock clock;
+  MethodConfig m = parseMethod("eventgrad-vote");
+  m.voteDeadline = std::chrono::milliseconds(2000);
+  m.maskEvery = 5;
+  Cluster c(FakeNetwork::ring(2), kSizes, m, clock, &clock);
+  // Node 1 is up but never steps: node 0 decides alone once the deadline passes.
+  const int64_t t0 = clock.nowNs();
+  c.gossips[0]->beforeUpdate(0);
+  c.gossips[0]->afterUpdate(0);
+  const int64_t waited = clock.nowNs() - t0;
+  EXPECT_GE(waited, 2'000'000'000);
+  EXPECT_LT(waited, 2'100'000'000);
+  EXPECT_EQ(c.gossips[0]->stats().voteTimeouts, 1u);
+  for (uint32_t t = 0; t < kSizes.size(); ++t) {
+    EXPECT_EQ(c.gossips[0]->ownMask(t).size(), topKCount(m.topKFraction, kSizes[t]));
+  }
+  // A neighbour reported down is not waited for at all.
+  c.net.setAlive(1, false);
+  for (uint64_t k = 1; k <= 5; ++k) {
+    c.gossips[0]->beforeUpdate(k);
+    c.gossips[0]->afterUpdate(k);
+  }
+  EXPECT_EQ(clock.nowNs() - t0, waited);
+  EXPECT_EQ(c.gossips[0]->stats().maskEpochs, 2u);
+  EXPECT_EQ(c.gossips[0]->stats().voteTimeouts, 1u);
+}
+
+TEST(Gossip, KeyframeRepairsAnInjectedGap) {
+  ManualClock clock;
+  Cluster c(FakeNetwork::ring(2), kSizes, parseMethod("dpsgd"), clock, &clock, false);
+  int dropped = 0;
+  c.net.setHook([&](NodeId from, NodeId, Message& m) {
+    auto* u = std::get_if<TensorUpdate>(&m);
+    if (from == 0 && u && u->tensor == 1 && u->seq == 3 && u->kind == UpdateKind::kDense) {
+      ++dropped;
+      return true;
+    }
+    return false;
+  });
+  runLockStep(c, 12);
+  c.gossips[1]->beforeUpdate(12);
+  EXPECT_EQ(dropped, 1);
+  const auto s1 = c.gossips[1]->stats();
+  const auto s0 = c.gossips[0]->stats();
+  EXPECT_EQ(s1.gapsDetected, 1u);
+  EXPECT_EQ(s1.keyframeRequestsSent, 1u);
+  EXPECT_EQ(s0.keyframeRequestsReceived, 1u);
+  EXPECT_EQ(s0.keyframesSent, kSizes.size() + 1);  // start of run + the repair
+  EXPECT_GT(s1.staleIgnored, 0u);  // the delta in flight behind the gap
+  for (uint32_t t = 0; t < kSizes.size(); ++t) EXPECT_TRUE(c.gossips[1]->replicaValid(0, t));
+  EXPECT_TRUE(bitwiseEqual(c.gossips[1]->replica(0), c.gossips[0]->lastSent()));
+}
+
+TEST(Gossip, RejectedUpdateIsRepairedByKeyframe) {
+  ManualClock clock;
+  Cluster c(FakeNetwork::ring(2), kSizes, parseMethod("dpsgd"), clock, &clock, false);
+  c.net.setHook([&](NodeId from, NodeId, Message& m) {
+    auto* u = std::get_if<TensorUpdate>(&m);
+    if (from == 0 && u && u->tensor == 0 && u->seq == 4 && u->kind == UpdateKind::kDense) {
+      u->values[2] = std::numeric_limits<float>::quiet_NaN();
+    }
+    if (from == 0 && u && u->tensor == 2 && u->seq == 6 && u->kind == UpdateKind::kDense) {
+      u->values.pop_back();  // wrong size
+    }
+    return false;
+  });
+  runLockStep(c, 10);
+  c.gossips[1]->beforeUpdate(10);
+  EXPECT_EQ(c.gossips[1]->stats().updatesRejected, 2u);
+  EXPECT_EQ(c.gossips[0]->stats().keyframesSent, kSizes.size() + 2);
+  EXPECT_TRUE(bitwiseEqual(c.gossips[1]->replica(0), c.gossips[0]->lastSent()));
+  for (float v : c.gossips[1]->replica(0)) EXPECT_TRUE(std::isfinite(v));
+}
+
+TEST(Gossip, DownNeighbourGivesItsWeightToSelfAndReconnectSendsKeyframes) {
+  ManualClock clock;
+  const auto adj = FakeNetwork::ring(3);
+  Cluster c(adj, kSizes, parseMethod("dpsgd"), clock, &clock);
+  runLockStep(c, 5);
+  c.net.setAlive(2, false);
+  c.net.setAlive(1, false);
+  // Node 0's neighbours are both down: mixing leaves it where it is.
+  c.gossips[0]->beforeUpdate(5);
+  const auto before = c.x[0];
+  c.gossips[0]->beforeUpdate(6);
+  EXPECT_EQ(c.x[0], before);
+  c.net.setAlive(1, true);
+  c.net.setAlive(2, true);
+  const uint64_t kf0 = c.gossips[0]->stats().keyframesSent;
+  runLockStep(c, 5, 77);
+  for (size_t i = 0; i < 3; ++i) c.gossips[i]->beforeUpdate(100);
+  EXPECT_EQ(c.gossips[0]->stats().keyframesSent, kf0 + 2 * kSizes.size());
+  for (size_t i = 0; i < 3; ++i) {
+    for (NodeId j : adj[i]) {
+      for (uint32_t t = 0; t < kSizes.size(); ++t) EXPECT_TRUE(c.gossips[i]->replicaValid(j, t));
+      EXPECT_TRUE(bitwiseEqual(c.gossips[i]->replica(j), c.gossips[j]->lastSent()))
+          << i << " <- " << j;
+    }
+  }
+}
+
+TEST(Gossip, MixingEveryStepKeepsTheAverage) {
+  const auto adj = FakeNetwork::ring(4);
+  Cluster c(adj, {5, 8}, parseMethod("dpsgd"), SteadyClock::instance());
+  const size_t total = c.layout.total;
+  auto mean = [&](size_t i) {
+    double s = 0;
+    for (const auto& v : c.x) s += v[i];
+    return s / 4;
+  };
+  auto spread = [&] {
+    double s = 0;
+    for (const auto& v : c.x)
+      for (size_t i = 0; i < total; ++i) s += (v[i] - mean(i)) * (v[i] - mean(i));
+    return s;
+  };
+  std::vector<double> m0(total);
+  for (size_t i = 0; i < total; ++i) m0[i] = mean(i);
+  const double s0 = spread();
+  for (auto& g : c.gossips) g->afterUpdate(0);  // keyframes everywhere first
+  for (uint64_t k = 1; k < 15; ++k) {
+    for (auto& g : c.gossips) g->beforeUpdate(k);
+    for (auto& g : c.gossips) g->afterUpdate(k);
+  }
+  for (size_t i = 0; i < total; ++i) EXPECT_NEAR(mean(i), m0[i], 1e-5);
+  EXPECT_LT(spread(), s0 * 1e-4);
+}
+
+TEST(Gossip, AetRoundLeadWaitsForASlowNeighbourUntilTheDeadline) {
+  ManualClock clock;
+  MethodConfig m = parseMethod("aet-sgd");
+  m.aet.a = 1.0;  // rounds of 1, 2, 3, ... steps: T_5 = 15, T_6 = 21
+  m.roundDeadline = std::chrono::milliseconds(1000);
+  Cluster c(FakeNetwork::ring(2), kSizes, m, clock, &clock);
+  // Node 1 is up but never steps.
+  const int64_t t0 = clock.nowNs();
+  for (uint64_t k = 0; k < 20; ++k) {
+    c.gossips[0]->beforeUpdate(k);
+    c.gossips[0]->afterUpdate(k);
+  }
+  EXPECT_EQ(c.gossips[0]->round(), 5u);
+  EXPECT_EQ(c.gossips[0]->stats().roundWaits, 0u);  // 5 rounds ahead is allowed
+  EXPECT_EQ(clock.nowNs(), t0);
+  c.gossips[0]->beforeUpdate(20);
+  c.gossips[0]->afterUpdate(20);  // round 6 ends: 6 ahead of 0
+  const auto s = c.gossips[0]->stats();
+  EXPECT_EQ(s.round, 6u);
+  EXPECT_EQ(s.roundWaits, 1u);
+  EXPECT_EQ(s.roundWaitTimeouts, 1u);
+  EXPECT_GE(clock.nowNs() - t0, 1'000'000'000);
+  EXPECT_LT(clock.nowNs() - t0, 1'100'000'000);
+  EXPECT_EQ(s.rounds, 6u);
+  EXPECT_EQ(s.events, 6u * kSizes.size());
+  // The round learning rate: lr_r = lr0 / (1 + 0.01 sqrt(T_{r-1})).
+  EXPECT_DOUBLE_EQ(c.gossips[0]->lrScale(16), 1.0 / (1.0 + 0.01 * std::sqrt(15.0)));
+  EXPECT_DOUBLE_EQ(Gossip(parseMethod("dpsgd"), c.layout, c.x[1], *c.transports[1],
+                          testing::metropolis(c.adjacency, 1), clock)
+                       .lrScale(16),
+                   1.0);
+}
+
+TEST(Gossip, RejectsABadBufferOrWeights) {
+  ManualClock clock;
+  const auto adj = FakeNetwork::ring(2);
+  FakeNetwork net(adj);
+  auto tr = net.endpoint(0);
+  const auto layout = testing::makeLayout(kSizes);
+  std::vector<float> small(3), x(layout.total);
+  auto wrongSize = [&] {
+    Gossip g(parseMethod("dpsgd"), layout, small, *tr, testing::metropolis(adj, 0), clock);
+  };
+  auto wrongWeights = [&] {
+    Gossip g(parseMethod("dpsgd"), layout, x, *tr, MixingWeights{0.5, {{7, 0.5}}}, clock);
+  };
+  EXPECT_THROW(wrongSize(), InputError);
+  EXPECT_THROW(wrongWeights(), InputError);
+}
+
+}  // namespace
+}  // namespace murmur::algo
