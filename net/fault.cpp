@@ -297,6 +297,7 @@ FrameFate LinkShaper::onFrame(NodeId from, NodeId to, size_t bytes) {
   FrameFate fate;
   std::lock_guard lock(mutex_);
   const int64_t now = clock_.nowNs();
+  fate.linkFreeNs = now;
   if (isCutLocked(from, to, now)) {
     fate.partitioned = true;
     return fate;
@@ -334,6 +335,7 @@ FrameFate LinkShaper::onFrame(NodeId from, NodeId to, size_t bytes) {
     }
     base = std::max(base, st.lastReleaseNs);
     st.lastReleaseNs = base;
+    fate.linkFreeNs = base;
   }
   auto arrival = [&](double uJ) {
     int64_t t = base + r.delayNs + static_cast<int64_t>(uJ * static_cast<double>(r.jitterNs));

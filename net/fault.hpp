@@ -66,6 +66,10 @@ struct FaultScenario {
 // (ns) at which it may leave/arrive. Empty: the frame is lost.
 struct FrameFate {
   std::vector<int64_t> releaseNs;
+  // When the link can take the next frame (bandwidth cap serialises frames); the transport's
+  // writer waits for it before taking another frame off its queue, so a capped link backs up
+  // into the write queue (where updates merge) rather than into memory.
+  int64_t linkFreeNs = 0;
   bool partitioned = false;  // lost because the edge is cut (not random loss)
 };
 
