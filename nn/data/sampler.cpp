@@ -51,11 +51,33 @@ void BatchSampler::startEpoch(Stream& s, size_t partIndex, int64_t epoch) {
   s.epoch = epoch;
 }
 
-void BatchSampler::seekEpoch(int64_t epoch) {
+void BatchSampler::seekEpoch(int64_t epoch) { seek(epoch, 0); }
+
+void BatchSampler::seek(int64_t epoch, size_t batchInEpoch) {
   MURMUR_ENFORCE(epoch >= 0, InputError, "batch sampler: negative epoch {}", epoch);
+  const size_t perEpoch = batchesPerEpoch();
+  MURMUR_ENFORCE(batchInEpoch <= perEpoch, InputError,
+                 "batch sampler: batch {} of an epoch of {} batches", batchInEpoch, perEpoch);
   epoch_ = epoch;
-  for (size_t p = 0; p < streams_.size(); ++p) startEpoch(streams_[p], p, epoch);
-  batchCounter_ = 0;
+  Stream& own = streams_[0];
+  startEpoch(own, 0, epoch);
+  own.pos = std::min(own.order.size(), batchInEpoch * own.part.perBatch);
+  // The other parts wrap on their own schedule: an uninterrupted run has drawn perBatch
+  // samples from each of them for every batch so far, whatever the first part's epoch length.
+  const uint64_t batchesSoFar =
+      static_cast<uint64_t>(epoch) * perEpoch + static_cast<uint64_t>(batchInEpoch);
+  for (size_t p = 1; p < streams_.size(); ++p) {
+    Stream& s = streams_[p];
+    const uint64_t size = s.part.indices.size();
+    const uint64_t drawn = batchesSoFar * s.part.perBatch;
+    if (size == 0) {
+      startEpoch(s, p, 0);
+      continue;
+    }
+    startEpoch(s, p, static_cast<int64_t>(drawn / size));
+    s.pos = static_cast<size_t>(drawn % size);
+  }
+  batchCounter_ = batchInEpoch;
   epochDone_ = false;
 }
 

@@ -28,6 +28,7 @@ struct SamplerPart {
   size_t perBatch = 0;            // samples this part contributes to each batch
 };
 
+// Holds a reference to the DataSource: the caller keeps it alive for the sampler's lifetime.
 class BatchSampler {
  public:
   // One part holding `indices`, config.batchSize per batch.
@@ -42,8 +43,13 @@ class BatchSampler {
   // training loops that count steps.
   void nextWrapping(Batch& out);
 
-  // Jumps to the start of `epoch` (resuming from a checkpoint).
+  // Jumps to the start of `epoch` (resuming from a checkpoint): the same as seek(epoch, 0).
   void seekEpoch(int64_t epoch);
+  // Positions the sampler exactly where an uninterrupted run is after `batchInEpoch` batches of
+  // `epoch` (all parts, augmentation included), without reading any sample. A training loop
+  // that took `step` batches with nextWrapping resumes with
+  // seek(step / batchesPerEpoch(), step % batchesPerEpoch()).
+  void seek(int64_t epoch, size_t batchInEpoch);
 
   int64_t epoch() const { return epoch_; }
   // Batches in one epoch of the first part.
