@@ -13,6 +13,7 @@
 #include <kj/exception.h>
 
 #if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
 #include <immintrin.h>
 #define MURMUR_HAVE_X86 1
 #endif
@@ -613,7 +614,17 @@ IndexEncoding chooseIndexEncoding(std::span<const uint32_t> indices, uint32_t un
 
 bool cpuHasF16c() {
 #ifdef MURMUR_HAVE_X86
-  static const bool has = __builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx");
+  // CPUID leaf 1: ECX bit 29 F16C, bit 28 AVX, bit 27 OSXSAVE; and the OS must save YMM state
+  // (XCR0 bits 1 and 2). Read directly: clang's __builtin_cpu_supports has no "f16c".
+  static const bool has = [] {
+    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+    if (__get_cpuid(1, &eax, &ebx, &ecx, &edx) == 0) return false;
+    const unsigned need = (1u << 29) | (1u << 28) | (1u << 27);
+    if ((ecx & need) != need) return false;
+    unsigned xcr0Low = 0, xcr0High = 0;
+    __asm__("xgetbv" : "=a"(xcr0Low), "=d"(xcr0High) : "c"(0));
+    return (xcr0Low & 6u) == 6u;
+  }();
   return has;
 #else
   return false;
