@@ -1,6 +1,7 @@
 #include "nn/data/partition.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <numeric>
 
@@ -143,6 +144,41 @@ RedundantShard redundantShard(const Shards& shards, uint32_t nodeId, double mu) 
     }
   }
   return out;
+}
+
+PartitionConfig parsePartition(std::string_view spec, uint64_t seed) {
+  PartitionConfig c;
+  c.seed = seed;
+  if (spec == "iid") return c;
+  if (spec.starts_with("dirichlet")) {
+    c.kind = PartitionConfig::Kind::kDirichlet;
+    std::string_view rest = spec.substr(9);
+    if (rest.empty()) return c;
+    if (rest.front() == ':') {
+      rest.remove_prefix(1);
+      double alpha = 0;
+      const auto [ptr, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), alpha);
+      MURMUR_ENFORCE(ec == std::errc() && ptr == rest.data() + rest.size() && alpha > 0 &&
+                         std::isfinite(alpha),
+                     InputError, "partition '{}': alpha '{}' is not a number > 0", spec, rest);
+      c.alpha = alpha;
+      return c;
+    }
+  }
+  MURMUR_ENFORCE(false, InputError,
+                 "partition '{}': expected iid, dirichlet or dirichlet:ALPHA", spec);
+  return c;
+}
+
+std::string toString(const PartitionConfig& c) {
+  return c.kind == PartitionConfig::Kind::kIid ? std::string("iid")
+                                               : fmt::format("dirichlet:{}", c.alpha);
+}
+
+Shards partition(std::span<const int32_t> labels, int classes, uint32_t numNodes,
+                 const PartitionConfig& c) {
+  if (c.kind == PartitionConfig::Kind::kIid) return iidShards(labels.size(), numNodes, c.seed);
+  return dirichletShards(labels, classes, numNodes, c.alpha, c.seed, c.minPerNode);
 }
 
 std::vector<uint32_t> flatten(const RedundantShard& shard) {

@@ -5,6 +5,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
+#include <string_view>
 #include <vector>
 
 namespace murmur::nn::data {
@@ -35,6 +37,23 @@ struct RedundantShard {
 
 // `shards` is a base partition (e.g. iidShards). Requires 0 <= mu and r <= N - 1.
 RedundantShard redundantShard(const Shards& shards, uint32_t nodeId, double mu);
+
+// A partition as configured by a run: kind, its parameters and the seed.
+struct PartitionConfig {
+  enum class Kind { kIid, kDirichlet };
+  Kind kind = Kind::kIid;
+  double alpha = 0.5;     // kDirichlet concentration
+  size_t minPerNode = 1;  // kDirichlet: redraw until every node has this many samples
+  uint64_t seed = 0;
+};
+
+// "iid", "dirichlet" (alpha 0.5) or "dirichlet:ALPHA"; throws InputError naming spec.
+PartitionConfig parsePartition(std::string_view spec, uint64_t seed);
+std::string toString(const PartitionConfig& config);
+
+// The shards of all numNodes nodes; identical on every node for the same arguments.
+Shards partition(std::span<const int32_t> labels, int classes, uint32_t numNodes,
+                 const PartitionConfig& config);
 
 // The union of the parts (sorted, duplicates removed), e.g. to evaluate on a node's data.
 std::vector<uint32_t> flatten(const RedundantShard& shard);

@@ -172,4 +172,22 @@ std::vector<size_t> proportionalBatchCounts(const std::vector<size_t>& partSizes
   return counts;
 }
 
+std::vector<SamplerPart> nodeParts(const Shards& shards, uint32_t nodeId, size_t batchPerNode,
+                                   double mu) {
+  MURMUR_ENFORCE(batchPerNode > 0, InputError, "batch size per node must be > 0");
+  RedundantShard r = redundantShard(shards, nodeId, mu);
+  MURMUR_ENFORCE(!r.parts[0].empty(), InputError,
+                 "node {} of {} got no training samples (too many nodes for the data, or a "
+                 "too skewed partition)",
+                 nodeId, shards.size());
+  std::vector<size_t> sizes;
+  for (const auto& p : r.parts) sizes.push_back(p.size());
+  const auto counts = proportionalBatchCounts(sizes, batchPerNode);
+  std::vector<SamplerPart> parts;
+  for (size_t k = 0; k < r.parts.size(); ++k) {
+    parts.push_back(SamplerPart{std::move(r.parts[k]), counts[k]});
+  }
+  return parts;
+}
+
 }  // namespace murmur::nn::data

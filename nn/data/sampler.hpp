@@ -11,6 +11,7 @@
 
 #include "nn/data/augment.hpp"
 #include "nn/data/dataset.hpp"
+#include "nn/data/partition.hpp"
 
 namespace murmur::nn::data {
 
@@ -80,5 +81,11 @@ class BatchSampler {
 // rest shared by largest remainder. Returns one count per part.
 std::vector<size_t> proportionalBatchCounts(const std::vector<size_t>& partSizes,
                                             size_t ownBatch);
+
+// Node `nodeId`'s sampler parts: its own shard with `batchPerNode` samples per batch and, for
+// RI-SGD redundancy mu > 0, the redundant shards of redundantShard() with counts from
+// proportionalBatchCounts() (each full shard another batchPerNode, a fractional slice its share).
+std::vector<SamplerPart> nodeParts(const Shards& shards, uint32_t nodeId, size_t batchPerNode,
+                                   double mu = 0);
 
 }  // namespace murmur::nn::data

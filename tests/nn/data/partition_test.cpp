@@ -187,5 +187,41 @@ TEST(ProportionalBatchCounts, OwnShareThenProportional) {
   EXPECT_EQ(c[0] + c[1] + c[2], 80u);
 }
 
+TEST(PartitionConfig, ParseAndDispatch) {
+  const auto iid = parsePartition("iid", 3);
+  EXPECT_EQ(iid.kind, PartitionConfig::Kind::kIid);
+  EXPECT_EQ(toString(iid), "iid");
+  const auto dir = parsePartition("dirichlet:0.25", 3);
+  EXPECT_EQ(dir.kind, PartitionConfig::Kind::kDirichlet);
+  EXPECT_DOUBLE_EQ(dir.alpha, 0.25);
+  EXPECT_EQ(parsePartition(toString(dir), 3).alpha, 0.25);
+  EXPECT_DOUBLE_EQ(parsePartition("dirichlet", 3).alpha, 0.5);
+  for (const char* bad : {"", "IID", "dirichlet:", "dirichlet:0", "dirichlet:x", "dirichlet0.5",
+                          "label-skew"}) {
+    EXPECT_THROW(parsePartition(bad, 3), InputError) << bad;
+  }
+  const auto labels = balancedLabels(1000, 10);
+  EXPECT_EQ(partition(labels, 10, 4, iid), iidShards(1000, 4, 3));
+  EXPECT_EQ(partition(labels, 10, 4, dir), dirichletShards(labels, 10, 4, 0.25, 3));
+}
+
+TEST(NodeParts, OwnShardThenRedundantWithProportionalCounts) {
+  const Shards base = iidShards(800, 4, 2);  // 200 each
+  const auto plain = nodeParts(base, 1, 32);
+  ASSERT_EQ(plain.size(), 1u);
+  EXPECT_EQ(plain[0].indices, base[1]);
+  EXPECT_EQ(plain[0].perBatch, 32u);
+  const auto ri = nodeParts(base, 3, 32, 0.375);  // r = 1.5
+  ASSERT_EQ(ri.size(), 3u);
+  EXPECT_EQ(ri[0].indices, base[3]);
+  EXPECT_EQ(ri[1].indices, base[0]);
+  EXPECT_EQ(ri[2].indices.size(), 100u);
+  EXPECT_EQ(ri[0].perBatch, 32u);
+  EXPECT_EQ(ri[1].perBatch, 32u);
+  EXPECT_EQ(ri[2].perBatch, 16u);
+  EXPECT_THROW(nodeParts(base, 0, 0), InputError);
+  EXPECT_THROW(nodeParts(iidShards(2, 4, 1), 3, 8), InputError);  // node 3 gets nothing
+}
+
 }  // namespace
 }  // namespace murmur::nn::data
