@@ -1,0 +1,29 @@
+// Subcommands whose modules have not landed yet report so plainly instead of pretending.
+#include <fmt/format.h>
+
+#include "node/commands.hpp"
+
+namespace murmur::node {
+
+int topoGenCommand(const TopoGenArgs&) {
+  fmt::print(stderr, "murmur topo gen: not available in this build yet\n");
+  return kExitRuntime;
+}
+int topoInfoCommand(const std::string&, const std::string&) {
+  fmt::print(stderr, "murmur topo info: not available in this build yet\n");
+  return kExitRuntime;
+}
+int nodeCommand(const Config&, const NodeArgs&) {
+  fmt::print(stderr, "murmur node: not available in this build yet\n");
+  return kExitRuntime;
+}
+int runCommand(const Config&, const std::string&, bool) {
+  fmt::print(stderr, "murmur run: not available in this build yet\n");
+  return kExitRuntime;
+}
+int reportCommand(const std::vector<std::string>&, const std::string&) {
+  fmt::print(stderr, "murmur report: not available in this build yet\n");
+  return kExitRuntime;
+}
+
+}  // namespace murmur::node
