@@ -25,9 +25,12 @@ struct TopologyInfo {
   MixingRule rule = MixingRule::kMetropolisHastings;
   // Eigenvalues of W: 1 = lambda_1 >= lambda_2 >= ... >= lambda_n >= -1.
   // slem = max(|lambda_2|, |lambda_n|) (0 for a single node); spectralGap = 1 - slem.
-  double slem = 0.0;
-  double spectralGap = 1.0;
+  // Not computed (nullopt) above kMaxSpectrumNodes nodes: the dense solver is O(n^3).
+  std::optional<double> slem;
+  std::optional<double> spectralGap;
 };
+
+inline constexpr size_t kMaxSpectrumNodes = 3000;
 
 // Hop-count diameter by BFS from every node; nullopt when the graph is disconnected.
 std::optional<size_t> diameter(const Topology& t);

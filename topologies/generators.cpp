@@ -14,8 +14,10 @@ namespace murmur::topologies {
 
 namespace {
 
-// Upper bound on generated sizes: keeps the O(n^2) generators and describe() reasonable.
+// Upper bounds on generated sizes: keep the O(n^2) generators and the edge sets in memory
+// reasonable (a complete graph on 2^16 nodes would need ~100 GB).
 constexpr uint32_t kMaxNodes = 1u << 16;
+constexpr double kMaxEdges = 4e6;
 
 // Deterministic draws on every platform: mt19937_64's output is fixed by the standard, the std
 // distributions are not.
@@ -146,7 +148,9 @@ bool randomRegularAttempt(uint32_t n, uint32_t d, Rng& rng, EdgeSet& out) {
   };
   while (!stubs.empty()) {
     bool joined = false;
-    for (int tries = 0; tries < 64 && !joined; ++tries) {
+    // Random pairs almost always work until the very end; scanning all pairs is the fallback.
+    const size_t budget = 64 + stubs.size();
+    for (size_t tries = 0; tries < budget && !joined; ++tries) {
       const size_t a = rng.below(stubs.size());
       const size_t b = rng.below(stubs.size());
       if (a != b && suitable(a, b)) {
@@ -297,6 +301,17 @@ Topology generate(const GenOptions& o) {
   MURMUR_ENFORCE(n >= 1, InputError, "{}: the node count n must be at least 1", kind);
   MURMUR_ENFORCE(n <= kMaxNodes, InputError, "{}: n={} is more than {} nodes", kind, n,
                  kMaxNodes);
+
+  // Expected edge counts of the dense kinds, checked before building anything.
+  const double pairs = 0.5 * n * (n - 1.0);
+  double expectedEdges = 0.0;
+  if (kind == "complete") expectedEdges = pairs;
+  if (kind == "erdos-renyi") expectedEdges = std::clamp(o.p, 0.0, 1.0) * pairs;
+  if (kind == "random-regular") expectedEdges = 0.5 * n * o.degree;
+  if (kind == "small-world") expectedEdges = 0.5 * n * o.k;
+  MURMUR_ENFORCE(expectedEdges <= kMaxEdges, InputError,
+                 "{}: about {:.0f} edges on {} nodes is more than murmur generates ({:.0f})", kind,
+                 expectedEdges, n, kMaxEdges);
 
   if (kind == "ring") return build(o, n, ring(n));
   if (kind == "torus") return build(o, n, torus(rows, cols));

@@ -18,8 +18,10 @@ constexpr double kTolerance = 1e-9;
 }  // namespace
 
 MixingRule parseMixingRule(std::string_view text) {
-  if (text == "metropolis-hastings" || text == "mh") return MixingRule::kMetropolisHastings;
-  if (text == "max-degree") return MixingRule::kMaxDegree;
+  if (text == "metropolis-hastings" || text == "metropolis" || text == "mh") {
+    return MixingRule::kMetropolisHastings;
+  }
+  if (text == "max-degree" || text == "maxdegree") return MixingRule::kMaxDegree;
   if (text == "explicit" || text == "file") return MixingRule::kExplicit;
   throw InputError(fmt::format(
       "unknown mixing rule '{}' (expected metropolis-hastings, max-degree or explicit)", text));

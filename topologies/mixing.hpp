@@ -20,7 +20,8 @@ enum class MixingRule {
   kExplicit,            // W_ij = the edge's weight from the file
 };
 
-// "metropolis-hastings" (or "mh"), "max-degree", "explicit" (or "file"). Throws InputError.
+// "metropolis-hastings" (or "metropolis", "mh"), "max-degree" (or "maxdegree"), "explicit" (or
+// "file"). Throws InputError.
 MixingRule parseMixingRule(std::string_view text);
 const char* toString(MixingRule rule);
 // kExplicit when every edge carries a weight, else kMetropolisHastings.

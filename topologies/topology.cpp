@@ -625,6 +625,22 @@ std::string formatTopology(const Topology& t) {
   return out;
 }
 
+std::string formatEdgeList(const Topology& t, bool withCount) {
+  std::string out;
+  if (withCount) out += fmt::format("{}\n", t.nodes.size());
+  for (const Edge& e : t.edges) {
+    out += e.weight ? fmt::format("{} {} {}\n", e.u, e.v, *e.weight)
+                    : fmt::format("{} {}\n", e.u, e.v);
+  }
+  return out;
+}
+
+std::string formatHosts(const Topology& t) {
+  std::string out;
+  for (const NodeSpec& spec : t.nodes) out += spec.address() + "\n";
+  return out;
+}
+
 void saveTopology(const std::filesystem::path& path, const Topology& t) {
   const std::string text = formatTopology(t);
   const std::string tmp = fmt::format("{}.tmp.{}", path.string(), ::getpid());

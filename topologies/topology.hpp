@@ -95,4 +95,11 @@ std::string formatTopology(const Topology& t);
 // Writes formatTopology(t) atomically (temp file, fsync, rename). Throws IoError.
 void saveTopology(const std::filesystem::path& path, const Topology& t);
 
+// For other tools: an edge list ("u v" or "u v w" per edge, each edge once), led by the node
+// count line when withCount (decentralizepy's .edges; networkx wants it off), and the matching
+// hosts file (one address per line, node i on the i-th line). Both parse back with
+// parseEdgeList to the same topology, cluster id aside.
+std::string formatEdgeList(const Topology& t, bool withCount = true);
+std::string formatHosts(const Topology& t);
+
 }  // namespace murmur::topologies

@@ -55,7 +55,7 @@ TEST(Describe, CountsAndDegrees) {
   EXPECT_EQ(info.rule, MixingRule::kMetropolisHastings);
   // Star with MH: W = 0.2 on edges, leaves self 0.8, hub self 0.2. Eigenvalues: 1, 0.8 (x3,
   // leaf differences), and 0.2 + 0.8 - 1 = 0: slem 0.8.
-  EXPECT_NEAR(info.spectralGap, 0.2, 1e-12);
+  EXPECT_NEAR(info.spectralGap.value(), 0.2, 1e-12);
 
   const std::string text = formatInfo(info);
   EXPECT_THAT(text, HasSubstr("cluster:       s5"));
@@ -70,7 +70,7 @@ TEST(Describe, SingleNodeAndDisconnected) {
   const TopologyInfo one = describe(gen("ring", 1));
   EXPECT_EQ(one.nodes, 1u);
   EXPECT_EQ(one.diameter, 0u);
-  EXPECT_DOUBLE_EQ(one.spectralGap, 1.0);
+  EXPECT_DOUBLE_EQ(one.spectralGap.value(), 1.0);
 
   Topology t = gen("ring", 6);
   t.edges.erase(t.edges.begin());
@@ -78,7 +78,7 @@ TEST(Describe, SingleNodeAndDisconnected) {
   const TopologyInfo split = describe(t);
   EXPECT_EQ(split.components, 2u);
   // Two separate blocks each keep their own average: eigenvalue 1 twice, no gap.
-  EXPECT_NEAR(split.spectralGap, 0.0, 1e-12);
+  EXPECT_NEAR(split.spectralGap.value(), 0.0, 1e-12);
   EXPECT_THAT(formatInfo(split), HasSubstr("no (2 components)"));
   EXPECT_THAT(formatInfo(split), HasSubstr("diameter:      infinite"));
 }

@@ -213,6 +213,23 @@ TEST(ParseEdgeList, SniffedByParseTopology) {
   EXPECT_EQ(t.edges.size(), 2u);
 }
 
+TEST(ParseEdgeList, ExportRoundTrips) {
+  GenOptions o;
+  o.kind = "erdos-renyi";
+  o.n = 12;
+  o.p = 0.4;
+  o.hostPattern = "h{i}:9";
+  const Topology t = generate(o);
+  EXPECT_EQ(parseEdgeList(formatEdgeList(t), "e", formatHosts(t), "h"), t);
+  EXPECT_EQ(parseEdgeList(formatEdgeList(t, false), "e", formatHosts(t), "h"), t);
+  const Topology w = parseTopology(kTriangle, "t.topo");
+  Topology weighted = w;
+  for (Edge& e : weighted.edges) e.weight = 0.125 * (e.u + 1);
+  weighted.clusterId.clear();
+  EXPECT_EQ(parseEdgeList(formatEdgeList(weighted), "e", formatHosts(weighted), "h"), weighted);
+  EXPECT_EQ(formatEdgeList(weighted), "3\n0 1 0.125\n0 2 0.125\n1 2 0.25\n");
+}
+
 TEST(ParseEdgeListErrors, AsymmetricWeights) {
   EXPECT_THAT(edgeListError("0 1 0.25\n1 2 0.5\n1 0 0.5\n", "a:1\na:2\na:3\n"),
               AllOf(HasSubstr("g.edges:3:"), HasSubstr("asymmetric"), HasSubstr("line 1")));
