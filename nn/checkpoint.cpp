@@ -211,8 +211,16 @@ Checkpoint loadCheckpoint(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   MURMUR_ENFORCE(in.good(), InputError, "checkpoint {}: cannot open: {}", path.string(),
                  errnoText(errno));
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
-                             std::istreambuf_iterator<char>());
+  std::vector<uint8_t> bytes;
+  in.seekg(0, std::ios::end);
+  const std::streamoff fileSize = in.tellg();
+  in.seekg(0, std::ios::beg);
+  MURMUR_ENFORCE(fileSize >= 0 && in.good(), InputError,
+                 "checkpoint {}: cannot determine the size", path.string());
+  bytes.resize(static_cast<size_t>(fileSize));
+  in.read(reinterpret_cast<char*>(bytes.data()), fileSize);
+  MURMUR_ENFORCE(in.gcount() == fileSize, InputError, "checkpoint {}: read {} of {} bytes",
+                 path.string(), in.gcount(), fileSize);
   MURMUR_ENFORCE(!in.bad(), InputError, "checkpoint {}: read failed", path.string());
   MURMUR_ENFORCE(bytes.size() >= sizeof(kMagic) &&
                      std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) == 0,

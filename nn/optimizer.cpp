@@ -50,15 +50,11 @@ void Sgd::step(std::span<float> params, std::span<const float> grads, float lr) 
       p -= lr * b;
     }
   } else {
-    // The decayed gradient is needed twice with Nesterov; evaluate it per element, no temporary.
+    // Coefficient-wise expressions read p[i] before writing it, so p may appear on both sides.
+    b = mu * b + (g + wd * p);
     if (config_.nesterov) {
-      for (Eigen::Index i = 0; i < n; ++i) {
-        const float gi = g[i] + wd * p[i];
-        b[i] = mu * b[i] + gi;
-        p[i] -= lr * (gi + mu * b[i]);
-      }
+      p -= lr * ((g + wd * p) + mu * b);
     } else {
-      b = mu * b + (g + wd * p);
       p -= lr * b;
     }
   }

@@ -19,8 +19,16 @@ std::vector<uint8_t> readRaw(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   MURMUR_ENFORCE(in.good(), InputError, "{}: cannot open: {}", path.string(),
                  std::strerror(errno));
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
-                             std::istreambuf_iterator<char>());
+  std::vector<uint8_t> bytes;
+  in.seekg(0, std::ios::end);
+  const std::streamoff fileSize = in.tellg();
+  in.seekg(0, std::ios::beg);
+  MURMUR_ENFORCE(fileSize >= 0 && in.good(), InputError, "{}: cannot determine the size",
+                 path.string());
+  bytes.resize(static_cast<size_t>(fileSize));
+  in.read(reinterpret_cast<char*>(bytes.data()), fileSize);
+  MURMUR_ENFORCE(in.gcount() == fileSize, InputError, "{}: read {} of {} bytes", path.string(),
+                 in.gcount(), fileSize);
   MURMUR_ENFORCE(!in.bad(), InputError, "{}: read failed", path.string());
   return bytes;
 }

@@ -65,7 +65,8 @@ class CheckpointTest : public ::testing::Test {
   }
 
   size_t filesIn() const {
-    return static_cast<size_t>(std::distance(fs::directory_iterator(dir_), fs::directory_iterator()));
+    return static_cast<size_t>(
+        std::distance(fs::directory_iterator(dir_), fs::directory_iterator()));
   }
 
   fs::path dir_;

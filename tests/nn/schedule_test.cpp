@@ -77,7 +77,9 @@ TEST(Schedule, ParseRejectsBadSpecs) {
 TEST(Schedule, ToStringRoundTrips) {
   const auto c = parseSchedule("step:300:0.5,warmup:20:0.25", 0.3f);
   const auto again = parseSchedule(toString(c), 0.3f);
-  for (int s : {0, 7, 20, 299, 300, 901}) EXPECT_FLOAT_EQ(learningRate(c, s), learningRate(again, s));
+  for (int s : {0, 7, 20, 299, 300, 901}) {
+    EXPECT_FLOAT_EQ(learningRate(c, s), learningRate(again, s));
+  }
 }
 
 }  // namespace

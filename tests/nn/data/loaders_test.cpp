@@ -55,7 +55,8 @@ class LoadersTest : public ::testing::Test {
   fs::path write(const std::string& name, const Bytes& bytes) {
     const auto p = dir_ / name;
     std::ofstream out(p, std::ios::binary);
-    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    out.write(reinterpret_cast<const char*>(bytes.data()),
+              static_cast<std::streamsize>(bytes.size()));
     return p;
   }
   fs::path writeGz(const std::string& name, const Bytes& bytes) {
@@ -202,7 +203,9 @@ TEST_F(LoadersTest, CifarBinaryAcrossFiles) {
 }
 
 TEST_F(LoadersTest, Cifar10StandardNames) {
-  for (int i = 1; i <= 5; ++i) write("data_batch_" + std::to_string(i) + ".bin", cifarRecords(2, i));
+  for (int i = 1; i <= 5; ++i) {
+    write("data_batch_" + std::to_string(i) + ".bin", cifarRecords(2, i));
+  }
   write("test_batch.bin", cifarRecords(4, 0));
   EXPECT_EQ(loadCifar10(dir_, true).n, 10);
   EXPECT_EQ(loadCifar10(dir_, false).n, 4);

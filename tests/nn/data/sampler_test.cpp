@@ -147,11 +147,11 @@ TEST(BatchSampler, MultiPartBatchesDrawFromEachPart) {
     ASSERT_TRUE(s.next(b));
     ASSERT_EQ(b.n, 20);
     const auto got = samplesOf(b);
-    for (int k = 0; k < 8; ++k) EXPECT_LT(got[static_cast<size_t>(k)], 100u);
-    for (int k = 8; k < 16; ++k) EXPECT_TRUE(got[static_cast<size_t>(k)] >= 100 && got[static_cast<size_t>(k)] < 200);
-    for (int k = 16; k < 20; ++k) {
-      EXPECT_TRUE(got[static_cast<size_t>(k)] >= 200 && got[static_cast<size_t>(k)] < 250);
-      fromThird.push_back(got[static_cast<size_t>(k)]);
+    for (size_t k = 0; k < 8; ++k) EXPECT_LT(got[k], 100u);
+    for (size_t k = 8; k < 16; ++k) EXPECT_TRUE(got[k] >= 100 && got[k] < 200);
+    for (size_t k = 16; k < 20; ++k) {
+      EXPECT_TRUE(got[k] >= 200 && got[k] < 250);
+      fromThird.push_back(got[k]);
     }
   }
   EXPECT_FALSE(s.next(b));
@@ -195,7 +195,8 @@ TEST(BatchSampler, RejectsBadInput) {
 TEST(BatchSampler, AugmentationIsSeededPerEpochAndBatch) {
   FakeSource src(32, 3, 8, 8);
   SamplerConfig config = cfg(8, 2, false);
-  config.augment = AugmentConfig{.cropPadding = 2, .horizontalFlip = true, .padValue = {-1, -2, -3}};
+  config.augment =
+      AugmentConfig{.cropPadding = 2, .horizontalFlip = true, .padValue = {-1, -2, -3}};
   BatchSampler a(src, range(0, 32), config);
   BatchSampler b(src, range(0, 32), config);
   Batch x, y;
