@@ -433,8 +433,12 @@ struct Connection : std::enable_shared_from_this<Connection> {
         self->close(fmt::format("write failed: {}", ec.message()));
         return;
       }
-      self->hsSentFrames += 1;
-      self->hsSentBytes += n;
+      if (self->state == State::kUp) {
+        self->peer->sent.add(MessageKind::kHandshake, n);  // our proof, finishing after theirs
+      } else {
+        self->hsSentFrames += 1;
+        self->hsSentBytes += n;
+      }
       self->control.pop_front();
       if (self->control.empty() && self->closeAfterControl) {
         self->close(self->closeAfterControlReason);
