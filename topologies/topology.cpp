@@ -11,6 +11,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <tuple>
 #include <sstream>
 #include <utility>
 
@@ -62,6 +63,9 @@ std::string where(std::string_view source, size_t line) {
   if (line == 0) return std::string(source);
   return fmt::format("{}:{}", source, line);
 }
+
+// " at line N", or nothing for entries that did not come from a file.
+std::string atLine(size_t line) { return line ? fmt::format(" at line {}", line) : std::string(); }
 
 bool parseU64(std::string_view token, uint64_t& out) {
   if (token.empty()) return false;
@@ -160,8 +164,8 @@ Topology finish(Draft d) {
   for (const DraftNode& node : d.nodes) {
     const uint32_t id = node.spec.id;
     if (id < n && byId[id] != nullptr) {
-      throw InputError(fmt::format("{}: duplicate node {} (first declared at line {})",
-                                   where(src, node.line), id, byId[id]->line));
+      throw InputError(fmt::format("{}: duplicate node {} (first declared{})",
+                                   where(src, node.line), id, atLine(byId[id]->line)));
     }
     if (id >= n) {
       // Name the first id the count leaves unused, since that is usually the typo.
@@ -182,9 +186,7 @@ Topology finish(Draft d) {
     if (!inserted) {
       throw InputError(fmt::format("{}: node {} has address {}, already used by node {}{}",
                                    where(src, node.line), id, node.spec.address(),
-                                   it->second->spec.id,
-                                   it->second->line ? fmt::format(" at line {}", it->second->line)
-                                                    : std::string()));
+                                   it->second->spec.id, atLine(it->second->line)));
     }
   }
 
@@ -211,17 +213,16 @@ Topology finish(Draft d) {
     const bool forward = e.u < e.v;
     Seen& s = seen[{key.first, key.second}];
     if (s.first != nullptr) {
-      const std::string firstAt =
-          s.first->line ? fmt::format("line {}", s.first->line) : std::string("earlier");
+      const std::string firstAt = atLine(s.first->line);
       const bool sameDirection = forward ? s.forward : s.backward;
       MURMUR_ENFORCE(d.reverseAllowed && !sameDirection, InputError,
-                     "{}: duplicate edge {} {} (already given at {})", at, e.u, e.v, firstAt);
+                     "{}: duplicate edge {} {} (already given{})", at, e.u, e.v, firstAt);
       const auto& w0 = s.first->edge.weight;
       const bool same = w0.has_value() == e.weight.has_value() &&
                         (!w0 || std::fabs(*w0 - *e.weight) <= kWeightTolerance);
       MURMUR_ENFORCE(same, InputError,
-                     "{}: asymmetric weights: edge {} {} has weight {} but the reverse edge at "
-                     "{} has weight {} (mixing weights must be symmetric)",
+                     "{}: asymmetric weights: edge {} {} has weight {} but the reverse edge{} "
+                     "has weight {} (mixing weights must be symmetric)",
                      at, e.u, e.v, e.weight ? fmt::format("{}", *e.weight) : "none", firstAt,
                      w0 ? fmt::format("{}", *w0) : "none");
       (forward ? s.forward : s.backward) = true;
@@ -235,11 +236,11 @@ Topology finish(Draft d) {
   }
   if (firstWeighted != nullptr && firstUnweighted != nullptr) {
     throw InputError(fmt::format(
-        "{}: edge {} {} has no weight, but edge {} {} ({}) has one: give weights on every edge "
+        "{}: edge {} {} has no weight, but edge {} {}{} has one: give weights on every edge "
         "or on none",
         where(src, firstUnweighted->line), firstUnweighted->edge.u, firstUnweighted->edge.v,
         firstWeighted->edge.u, firstWeighted->edge.v,
-        firstWeighted->line ? fmt::format("line {}", firstWeighted->line) : "elsewhere"));
+        atLine(firstWeighted->line)));
   }
 
   t.nodes.resize(n);

@@ -276,6 +276,11 @@ TEST(Validate, AcceptsCanonicalRejectsOthers) {
   Topology loop = t;
   loop.edges.push_back(Edge{2, 2, std::nullopt});
   EXPECT_THAT(inputErrorOf([&] { validate(loop, "mine"); }), HasSubstr("self-loop"));
+  Topology twice = t;
+  twice.nodes[2].id = 1;
+  const std::string twiceError = inputErrorOf([&] { validate(twice, "mine"); });
+  EXPECT_THAT(twiceError, HasSubstr("mine: duplicate node 1"));
+  EXPECT_THAT(twiceError, ::testing::Not(HasSubstr("line")));
   Topology noAddress = t;
   noAddress.nodes[1].port = 0;
   EXPECT_THAT(inputErrorOf([&] { validate(noAddress, "mine"); }), HasSubstr("no address"));
