@@ -37,10 +37,21 @@ size_t wordsFor(size_t bytes) { return (bytes + kWordBytes - 1) / kWordBytes; }
 
 // Builds the message straight into the output vector: segment table word, then one segment
 // sized from an estimate, so encoding a bulk update writes each value byte once.
+// Cap'n Proto requires segments to be zeroed. In bulk mode only the first kOverheadWords are
+// zeroed up front (where the envelope and body structs land); the caller reports the values
+// blob with valuesWritten() right after filling it, and everything else is zeroed then, before
+// anything else is allocated.
 class VectorMessageBuilder final : public capnp::MessageBuilder {
  public:
-  explicit VectorMessageBuilder(size_t estimateWords)
-      : out_(kWordBytes * (1 + estimateWords)) {}  // value-initialised: capnp needs zeroes
+  enum class Zero { kAll, kBulkValues };
+
+  explicit VectorMessageBuilder(size_t estimateWords, Zero zero = Zero::kAll)
+      : out_(kWordBytes * (1 + estimateWords)) {
+    size_t zeroBytes = zero == Zero::kAll ? out_.size()
+                                          : std::min(out_.size(), kWordBytes * (1 + kOverheadWords));
+    std::memset(out_.data(), 0, zeroBytes);
+    zeroedEnd_ = out_.data() + zeroBytes;
+  }
 
   kj::ArrayPtr<capnp::word> allocateSegment(unsigned minimumSize) override {
     if (!firstTaken_) {
@@ -55,7 +66,24 @@ class VectorMessageBuilder final : public capnp::MessageBuilder {
     return kj::arrayPtr(seg.get(), words);
   }
 
+  // The bulk values blob [p, p + n) has been fully written: zero the rest of the segment.
+  void valuesWritten(const uint8_t* p, size_t n) {
+    uint8_t* begin = out_.data();
+    uint8_t* end = begin + out_.size();
+    if (p >= begin && p + n <= end) {
+      uint8_t* blobStart = begin + (p - begin);
+      if (blobStart > zeroedEnd_) std::memset(zeroedEnd_, 0, static_cast<size_t>(blobStart - zeroedEnd_));
+      uint8_t* after = std::max(blobStart + n, zeroedEnd_);
+      std::memset(after, 0, static_cast<size_t>(end - after));
+    } else if (zeroedEnd_ < end) {
+      std::memset(zeroedEnd_, 0, static_cast<size_t>(end - zeroedEnd_));
+    }
+    zeroedEnd_ = end;
+  }
+
   Bytes finish() {
+    MURMUR_CHECK(zeroedEnd_ == out_.data() + out_.size(),
+                 "bulk-mode message finished without valuesWritten()");
     auto segments = getSegmentsForOutput();
     if (segments.size() == 1 && segments[0].begin() == firstSegment()) {
       uint32_t table[2] = {0, static_cast<uint32_t>(segments[0].size())};
@@ -74,6 +102,7 @@ class VectorMessageBuilder final : public capnp::MessageBuilder {
   }
 
   Bytes out_;
+  uint8_t* zeroedEnd_ = nullptr;
   bool firstTaken_ = false;
   std::vector<std::unique_ptr<capnp::word[]>> spill_;
 };
@@ -422,7 +451,8 @@ struct Encoder {
     MURMUR_CHECK(valueBytes < (size_t{1} << 32) && indexBytes < (size_t{1} << 32),
                  "tensor update for tensor {} too large to encode ({} values)", u.tensor,
                  u.values.size());
-    VectorMessageBuilder builder(kOverheadWords + wordsFor(valueBytes) + wordsFor(indexBytes));
+    VectorMessageBuilder builder(kOverheadWords + wordsFor(valueBytes) + wordsFor(indexBytes),
+                                 VectorMessageBuilder::Zero::kBulkValues);
     auto body = builder.initRoot<wire::Envelope>().initTensorUpdate();
     body.setTensor(u.tensor);
     body.setSeq(u.seq);
@@ -437,6 +467,7 @@ struct Encoder {
     } else if (valueBytes != 0) {
       std::memcpy(values.begin(), u.values.data(), valueBytes);
     }
+    builder.valuesWritten(values.begin(), valueBytes);
     if (u.kind == UpdateKind::kSparse) {
       auto indices = body.initIndices(static_cast<unsigned>(indexBytes));
       writeDeltaVarint(u.indices, indices.begin());

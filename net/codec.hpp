@@ -15,7 +15,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <memory>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -23,7 +26,28 @@
 
 namespace murmur::net {
 
-using Bytes = std::vector<uint8_t>;
+// Leaves new elements uninitialised on resize/construction, so a multi-megabyte payload
+// buffer is written once (by the encoder or the socket) instead of being zeroed first.
+template <typename T>
+struct DefaultInitAllocator : std::allocator<T> {
+  template <typename U>
+  struct rebind {
+    using other = DefaultInitAllocator<U>;
+  };
+  using std::allocator<T>::allocator;
+  template <typename U>
+  void construct(U* p) noexcept(std::is_nothrow_default_constructible_v<U>) {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <typename U, typename... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+};
+
+// A payload or frame. Contiguous, at least 16-byte aligned storage; `Bytes b(n)` does NOT
+// zero its n bytes.
+using Bytes = std::vector<uint8_t, DefaultInitAllocator<uint8_t>>;
 using Nonce = std::array<uint8_t, 32>;
 using MacBytes = std::array<uint8_t, 32>;
 

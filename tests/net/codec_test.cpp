@@ -371,6 +371,7 @@ TEST(CodecHostile, SizeLimitsAndTrailingWords) {
   expectProtocolError(payload, small, "exceeds the limit");
   Bytes padded = payload;
   padded.resize(payload.size() + 8);
+  std::memset(padded.data() + payload.size(), 0, 8);
   expectProtocolError(padded, {}, "trailing");
   expectProtocolError({}, {}, "empty");
 }

@@ -1,0 +1,158 @@
+// Wire codec speed against memcpy of the same bytes, side by side in one run.
+//   build-*/bench/codec_bench --benchmark_filter='Dense|Sparse|Memcpy'
+// The goal (docs/BENCHMARKS.md): encode+decode of a 1M-float dense update at >= 1/3 of the
+// memcpy rate of its 4 MB.
+
+#include <benchmark/benchmark.h>
+
+#include <malloc.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "net/auth.hpp"
+#include "net/codec.hpp"
+
+namespace {
+
+using namespace murmur;
+using namespace murmur::net;
+
+constexpr size_t kFloats = size_t{1} << 20;
+
+std::vector<float> randomFloats(size_t n) {
+  std::mt19937 rng(1);
+  std::normal_distribution<float> dist(0.0f, 1e-3f);
+  std::vector<float> v(n);
+  for (auto& x : v) x = dist(rng);
+  return v;
+}
+
+TensorUpdate denseUpdate() {
+  TensorUpdate u;
+  u.tensor = 1;
+  u.kind = UpdateKind::kDense;
+  u.values = randomFloats(kFloats);
+  return u;
+}
+
+TensorUpdate sparseUpdate() {
+  TensorUpdate u;
+  u.tensor = 1;
+  u.kind = UpdateKind::kSparse;
+  std::mt19937 rng(2);
+  std::bernoulli_distribution pick(0.01);
+  for (uint32_t i = 0; i < kFloats; ++i) {
+    if (pick(rng)) u.indices.push_back(i);
+  }
+  u.values = randomFloats(u.indices.size());
+  return u;
+}
+
+// Raw bytes the update carries: 4 per value (+ 4 per index for sparse), the memcpy baseline.
+size_t rawBytes(const TensorUpdate& u) { return 4 * u.values.size() + 4 * u.indices.size(); }
+
+void memcpyBaseline(benchmark::State& state, size_t bytes) {
+  std::vector<uint8_t> src(bytes, 1), dst(bytes);
+  for (auto _ : state) {
+    std::memcpy(dst.data(), src.data(), bytes);
+    benchmark::DoNotOptimize(dst.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * bytes));
+}
+
+void BM_MemcpyDense1M(benchmark::State& state) { memcpyBaseline(state, 4 * kFloats); }
+void BM_MemcpySparse1pct(benchmark::State& state) {
+  memcpyBaseline(state, rawBytes(sparseUpdate()));
+}
+
+void encodeBench(benchmark::State& state, const TensorUpdate& u) {
+  Message m(u);
+  for (auto _ : state) {
+    Bytes payload = encodePayload(m);
+    benchmark::DoNotOptimize(payload.data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * rawBytes(u)));
+}
+
+void decodeBench(benchmark::State& state, const TensorUpdate& u) {
+  Bytes payload = encodePayload(Message(u));
+  for (auto _ : state) {
+    Message m = decodePayload(payload);
+    benchmark::DoNotOptimize(&m);
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * rawBytes(u)));
+}
+
+void roundTripBench(benchmark::State& state, const TensorUpdate& u) {
+  Message m(u);
+  for (auto _ : state) {
+    Bytes payload = encodePayload(m);
+    Message back = decodePayload(payload);
+    benchmark::DoNotOptimize(&back);
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * rawBytes(u)));
+}
+
+void BM_EncodeDense1M(benchmark::State& state) { encodeBench(state, denseUpdate()); }
+void BM_DecodeDense1M(benchmark::State& state) { decodeBench(state, denseUpdate()); }
+void BM_EncodeDecodeDense1M(benchmark::State& state) { roundTripBench(state, denseUpdate()); }
+
+void BM_EncodeDecodeDense1MFp16(benchmark::State& state) {
+  auto u = denseUpdate();
+  u.fp16 = true;
+  roundTripBench(state, u);
+}
+
+void BM_EncodeSparse1pct(benchmark::State& state) { encodeBench(state, sparseUpdate()); }
+void BM_DecodeSparse1pct(benchmark::State& state) { decodeBench(state, sparseUpdate()); }
+void BM_EncodeDecodeSparse1pct(benchmark::State& state) { roundTripBench(state, sparseUpdate()); }
+
+// Frame MAC (HMAC-SHA256) over the 4 MB dense payload: the cost authentication adds per frame.
+void BM_FrameMacDense1M(benchmark::State& state) {
+  Bytes payload = encodePayload(Message(denseUpdate()));
+  Key key{};
+  key.fill(7);
+  FrameAuthenticator auth(key, 1, 2);
+  uint64_t seq = 0;
+  for (auto _ : state) {
+    MacBytes mac = auth.sign(payload, seq++);
+    benchmark::DoNotOptimize(mac.data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * payload.size()));
+}
+
+BENCHMARK(BM_MemcpyDense1M)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_EncodeDense1M)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_DecodeDense1M)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_EncodeDecodeDense1M)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_EncodeDecodeDense1MFp16)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_MemcpySparse1pct)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_EncodeSparse1pct)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_DecodeSparse1pct)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_EncodeDecodeSparse1pct)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_FrameMacDense1M)->Unit(benchmark::kMicrosecond);
+
+}  // namespace
+
+// glibc gives blocks this large back to the kernel (trim / mmap) whenever two are freed
+// together, so without this every round trip pays ~2000 fresh-page faults and the numbers
+// measure the allocator, not the codec. A node keeps such buffers resident the same way
+// (see the report). MURMUR_BENCH_GLIBC_DEFAULTS=1 measures glibc's defaults instead.
+int main(int argc, char** argv) {
+  const char* defaults = std::getenv("MURMUR_BENCH_GLIBC_DEFAULTS");
+  bool keep = defaults == nullptr || *defaults == '\0' || *defaults == '0';
+  if (keep) {
+    mallopt(M_MMAP_THRESHOLD, 256 << 20);
+    mallopt(M_TRIM_THRESHOLD, 512 << 20);
+  }
+  benchmark::AddCustomContext("malloc", keep ? "mmap/trim thresholds raised" : "glibc defaults");
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
