@@ -127,24 +127,23 @@ std::vector<uint8_t> readMaybeGzip(const std::filesystem::path& path) {
   return bytes;
 }
 
-Dataset loadIdx(const std::filesystem::path& imagesPath, const std::filesystem::path& labelsPath,
-                int classes) {
+ByteDataset loadIdxBytes(const std::filesystem::path& imagesPath,
+                         const std::filesystem::path& labelsPath, int classes) {
   MURMUR_ENFORCE(classes > 0 && classes <= 256, InputError, "IDX: bad class count {}", classes);
   const Idx images = readIdx(imagesPath, 0x00000803u, 3, "image");
   const Idx labels = readIdx(labelsPath, 0x00000801u, 1, "label");
   MURMUR_ENFORCE(images.dims[0] == labels.dims[0], InputError,
                  "{} holds {} images but {} holds {} labels", imagesPath.string(),
                  images.dims[0], labelsPath.string(), labels.dims[0]);
-  Dataset d;
+  ByteDataset d;
   d.n = static_cast<int>(images.dims[0]);
   d.c = 1;
   d.h = static_cast<int>(images.dims[1]);
   d.w = static_cast<int>(images.dims[2]);
   d.classes = classes;
   const size_t total = static_cast<size_t>(d.n) * d.sampleSize();
-  d.images.resize(total);
-  const uint8_t* src = images.bytes.data() + images.dataOffset;
-  for (size_t i = 0; i < total; ++i) d.images[i] = static_cast<float>(src[i]) * (1.0f / 255.0f);
+  const auto first = images.bytes.begin() + static_cast<std::ptrdiff_t>(images.dataOffset);
+  d.pixels.assign(first, first + static_cast<std::ptrdiff_t>(total));
   d.labels.resize(static_cast<size_t>(d.n));
   const uint8_t* lab = labels.bytes.data() + labels.dataOffset;
   for (size_t i = 0; i < d.labels.size(); ++i) {
@@ -153,6 +152,11 @@ Dataset loadIdx(const std::filesystem::path& imagesPath, const std::filesystem::
     d.labels[i] = lab[i];
   }
   return d;
+}
+
+Dataset loadIdx(const std::filesystem::path& imagesPath, const std::filesystem::path& labelsPath,
+                int classes) {
+  return toFloat(loadIdxBytes(imagesPath, labelsPath, classes));
 }
 
 namespace {
@@ -166,23 +170,28 @@ std::filesystem::path findVariant(const std::filesystem::path& dir, const std::s
 }
 }  // namespace
 
-Dataset loadMnistLike(const std::filesystem::path& dir, bool train) {
+ByteDataset loadMnistLikeBytes(const std::filesystem::path& dir, bool train) {
   std::error_code ec;
   MURMUR_ENFORCE(std::filesystem::is_directory(dir, ec), InputError,
                  "{}: dataset directory not found", dir.string());
   const std::string prefix = train ? "train" : "t10k";
-  return loadIdx(findVariant(dir, prefix + "-images-idx3-ubyte"),
-                 findVariant(dir, prefix + "-labels-idx1-ubyte"));
+  return loadIdxBytes(findVariant(dir, prefix + "-images-idx3-ubyte"),
+                      findVariant(dir, prefix + "-labels-idx1-ubyte"), 10);
 }
 
-Dataset loadCifarBinary(const std::vector<std::filesystem::path>& files, int classes) {
+Dataset loadMnistLike(const std::filesystem::path& dir, bool train) {
+  return toFloat(loadMnistLikeBytes(dir, train));
+}
+
+ByteDataset loadCifarBinaryBytes(const std::vector<std::filesystem::path>& files,
+                                 int classes) {
   constexpr int kSide = 32;
   constexpr size_t kPixels = 3 * kSide * kSide;
   constexpr size_t kRecord = 1 + kPixels;
   MURMUR_ENFORCE(classes > 0 && classes <= 256, InputError, "CIFAR: bad class count {}",
                  classes);
   MURMUR_ENFORCE(!files.empty(), InputError, "CIFAR: no files given");
-  Dataset d;
+  ByteDataset d;
   d.c = 3;
   d.h = kSide;
   d.w = kSide;
@@ -197,23 +206,25 @@ Dataset loadCifarBinary(const std::vector<std::filesystem::path>& files, int cla
     MURMUR_ENFORCE(static_cast<size_t>(d.n) + records <=
                        static_cast<size_t>(std::numeric_limits<int>::max()),
                    InputError, "{}: too many records", path.string());
-    d.images.reserve(d.images.size() + records * kPixels);
+    d.pixels.reserve(d.pixels.size() + records * kPixels);
     for (size_t r = 0; r < records; ++r) {
       const uint8_t* rec = bytes.data() + r * kRecord;
       MURMUR_ENFORCE(rec[0] < classes, InputError,
                      "{}: record {} has label {}, outside [0, {})", path.string(), r, rec[0],
                      classes);
       d.labels.push_back(rec[0]);
-      for (size_t k = 0; k < kPixels; ++k) {
-        d.images.push_back(static_cast<float>(rec[1 + k]) * (1.0f / 255.0f));
-      }
+      d.pixels.insert(d.pixels.end(), rec + 1, rec + 1 + kPixels);
     }
     d.n += static_cast<int>(records);
   }
   return d;
 }
 
-Dataset loadCifar10(const std::filesystem::path& dir, bool train) {
+Dataset loadCifarBinary(const std::vector<std::filesystem::path>& files, int classes) {
+  return toFloat(loadCifarBinaryBytes(files, classes));
+}
+
+ByteDataset loadCifar10Bytes(const std::filesystem::path& dir, bool train) {
   std::error_code ec;
   MURMUR_ENFORCE(std::filesystem::is_directory(dir, ec), InputError,
                  "{}: CIFAR-10 directory not found (convert it with "
@@ -225,7 +236,11 @@ Dataset loadCifar10(const std::filesystem::path& dir, bool train) {
   } else {
     files.push_back(dir / "test_batch.bin");
   }
-  return loadCifarBinary(files);
+  return loadCifarBinaryBytes(files, 10);
+}
+
+Dataset loadCifar10(const std::filesystem::path& dir, bool train) {
+  return toFloat(loadCifar10Bytes(dir, train));
 }
 
 }  // namespace murmur::nn::data

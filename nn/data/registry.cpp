@@ -77,14 +77,14 @@ std::filesystem::path datasetDir(const DatasetSpec& spec,
   return spec.defaultDirs.front();
 }
 
-Dataset loadDataset(std::string_view name, Split split,
-                    const std::optional<std::filesystem::path>& dir) {
+ByteDataset loadDatasetBytes(std::string_view name, Split split,
+                             const std::optional<std::filesystem::path>& dir) {
   const DatasetSpec& spec = datasetSpec(name);
   const auto path = datasetDir(spec, dir);
   const bool train = split == Split::kTrain;
-  Dataset d;
+  ByteDataset d;
   try {
-    d = spec.name == "cifar10" ? loadCifar10(path, train) : loadMnistLike(path, train);
+    d = spec.name == "cifar10" ? loadCifar10Bytes(path, train) : loadMnistLikeBytes(path, train);
   } catch (const InputError& e) {
     throw InputError(fmt::format("dataset '{}' ({} split): {} (set the data directory with a "
                                  "path option or ${})",
@@ -93,8 +93,17 @@ Dataset loadDataset(std::string_view name, Split split,
   MURMUR_ENFORCE(d.c == spec.c && d.h == spec.h && d.w == spec.w, InputError,
                  "dataset '{}' at {}: images are {}x{}x{}, expected {}x{}x{}", spec.name,
                  path.string(), d.c, d.h, d.w, spec.c, spec.h, spec.w);
+  MURMUR_ENFORCE(d.n > 0, InputError, "dataset '{}' at {}: no samples", spec.name,
+                 path.string());
   d.classes = spec.classes;
-  validate(d, fmt::format("dataset '{}' at {}", spec.name, path.string()));
+  return d;
+}
+
+Dataset loadDataset(std::string_view name, Split split,
+                    const std::optional<std::filesystem::path>& dir) {
+  const DatasetSpec& spec = datasetSpec(name);
+  Dataset d = toFloat(loadDatasetBytes(name, split, dir));
+  validate(d, fmt::format("dataset '{}'", spec.name));
   normalize(d, spec.norm);
   return d;
 }

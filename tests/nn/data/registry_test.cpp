@@ -86,6 +86,18 @@ TEST(Registry, RealFashionMnist) {
   const Dataset test = loadDataset("fashion-mnist", Split::kTest, dir);
   EXPECT_EQ(test.n, 10000);
   expectLabelsInRange(test);
+
+  // The compact form reads back the same normalised samples.
+  const ByteDataset bytes = loadDatasetBytes("fashion-mnist", Split::kTest, dir);
+  ASSERT_EQ(bytes.n, test.n);
+  EXPECT_EQ(bytes.labels, test.labels);
+  const ByteDatasetSource source(bytes, datasetSpec("fashion-mnist").norm);
+  std::vector<float> sample(source.sampleSize());
+  for (size_t i : {size_t{0}, size_t{4321}, size_t{9999}}) {
+    source.copySample(i, sample);
+    const auto expected = test.image(i);
+    for (size_t k = 0; k < sample.size(); ++k) ASSERT_FLOAT_EQ(sample[k], expected[k]) << i;
+  }
 }
 
 fs::path mnistDir() {
