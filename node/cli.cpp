@@ -92,7 +92,8 @@ void addGossipFlags(Binder& b, const Config& d) {
                         "gossip method: dpsgd, local-sgd, eventgrad, eventgrad-topk, "
                         "eventgrad-vote, aet-sgd, ri-sgd",
                         d, [](Config& c) -> std::string& { return c.gossip.method; });
-  b.option<std::string>("--mixing", "mixing-weight rule", d,
+  b.option<std::string>("--mixing",
+                        "mixing rule: auto, metropolis-hastings, max-degree, explicit", d,
                         [](Config& c) -> std::string& { return c.gossip.mixing; });
   b.option<std::string>("--partition", "data partition across nodes: iid, dirichlet", d,
                         [](Config& c) -> std::string& { return c.data.partition; });
@@ -161,23 +162,33 @@ int runMain(int argc, char** argv) {
   topo->require_subcommand(1);
   TopoGenArgs gen;
   auto* topoGen = topo->add_subcommand("gen", "generate a topology");
-  topoGen->add_option("kind", gen.kind, "ring, complete, star, line, grid, torus, k-regular, "
-                                        "erdos-renyi, small-world, ...")
+  topoGen->add_option("kind", gen.kind,
+                      "ring, torus, complete, star, hypercube, exponential, random-regular, "
+                      "erdos-renyi, small-world")
       ->required();
   topoGen->add_option("--nodes,-n", gen.nodes, "number of nodes")->required();
   topoGen->add_option("--out,-o", gen.out, "output file (default: stdout)");
   topoGen->add_option("--seed", gen.seed, "seed for random graphs")->capture_default_str();
-  topoGen->add_option("--degree,-k", gen.degree, "neighbours per node (k-regular, small-world)");
-  topoGen->add_option("--probability,-p", gen.probability,
-                      "edge / rewiring probability (erdos-renyi, small-world)");
-  topoGen->add_option("--rows", gen.rows, "rows of a grid or torus");
-  topoGen->add_option("--host", gen.host, "host of every node")->capture_default_str();
+  topoGen->add_option("--rows", gen.rows, "torus rows (0: squarest shape)");
+  topoGen->add_option("--cols", gen.cols, "torus columns");
+  topoGen->add_option("--degree,-d", gen.degree, "random-regular: degree of every node");
+  topoGen->add_option("--p", gen.p, "erdos-renyi: probability of each edge");
+  topoGen->add_option("--k", gen.k, "small-world: ring neighbours per node")->capture_default_str();
+  topoGen->add_option("--beta", gen.beta, "small-world: rewiring probability")
+      ->capture_default_str();
+  topoGen->add_option("--host", gen.host,
+                      "host of every node; \"{i}\" is replaced by the node id (then every node "
+                      "uses the same port)")
+      ->capture_default_str();
   topoGen->add_option("--base-port", gen.basePort, "node i listens on base-port + i")
       ->capture_default_str();
-  std::string infoPath, infoMixing = "metropolis";
+  topoGen->add_option("--cluster-id", gen.clusterId, "cluster id written into the file");
+  std::string infoPath, infoMixing = "auto";
   auto* topoInfo = topo->add_subcommand("info", "describe a topology file");
   topoInfo->add_option("file", infoPath, "topology file")->required();
-  topoInfo->add_option("--mixing", infoMixing, "mixing-weight rule")->capture_default_str();
+  topoInfo->add_option("--mixing", infoMixing,
+                       "mixing rule: auto (explicit if the file has weights, else "
+                       "metropolis-hastings), metropolis-hastings, max-degree, explicit")->capture_default_str();
 
   // node
   Config nodeDefaults;

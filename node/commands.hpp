@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "node/config.hpp"
+#include "topologies/mixing.hpp"
+#include "topologies/topology.hpp"
 
 namespace murmur::node {
 
@@ -27,14 +29,19 @@ struct TopoGenArgs {
   int64_t nodes = 0;
   std::string out;  // empty: stdout
   uint64_t seed = 1;
-  int64_t degree = 0;        // k-regular / small-world neighbours
-  double probability = 0.0;  // erdos-renyi / small-world rewiring
-  int64_t rows = 0;          // grid/torus
-  std::string host = "127.0.0.1";
+  int64_t rows = 0, cols = 0;  // torus shape (0, 0: squarest)
+  int64_t degree = 0;          // random-regular degree
+  double p = 0.0;              // erdos-renyi edge probability
+  int64_t k = 4;               // small-world ring neighbours
+  double beta = 0.1;           // small-world rewiring probability
+  std::string host = "127.0.0.1";  // host pattern; "{i}" is replaced by the node id
   int basePort = 7000;
+  std::string clusterId;
 };
 int topoGenCommand(const TopoGenArgs& args);
 int topoInfoCommand(const std::string& path, const std::string& mixing);
+// "auto" picks explicit weights when the file has them, else Metropolis-Hastings.
+topologies::MixingRule mixingRuleFor(const std::string& text, const topologies::Topology& t);
 
 // `murmur node` (node/node_cmd.cpp): one process of a cluster.
 struct NodeArgs {

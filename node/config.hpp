@@ -51,7 +51,7 @@ struct TrainConfig {
 
 struct GossipConfig {
   std::string method = "eventgrad";  // dpsgd | local-sgd | eventgrad | eventgrad-topk | ...
-  std::string mixing = "metropolis";  // mixing-weight rule passed to topologies/
+  std::string mixing = "auto";  // auto | metropolis-hastings | max-degree | explicit
   // Method parameters by name (threshold, horizon, warmup, period, topk, ...), overriding the
   // preset; kept as strings here and parsed where the method is built.
   std::map<std::string, std::string> params;

@@ -5,14 +5,6 @@
 
 namespace murmur::node {
 
-int topoGenCommand(const TopoGenArgs&) {
-  fmt::print(stderr, "murmur topo gen: not available in this build yet\n");
-  return kExitRuntime;
-}
-int topoInfoCommand(const std::string&, const std::string&) {
-  fmt::print(stderr, "murmur topo info: not available in this build yet\n");
-  return kExitRuntime;
-}
 int nodeCommand(const Config&, const NodeArgs&) {
   fmt::print(stderr, "murmur node: not available in this build yet\n");
   return kExitRuntime;

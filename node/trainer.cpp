@@ -6,7 +6,7 @@
 #include <numeric>
 
 #include "common/error.hpp"
-#include "nn/data/loaders.hpp"
+#include "nn/data/registry.hpp"
 #include "nn/data/rng.hpp"
 
 namespace murmur::node {
@@ -126,27 +126,14 @@ void Trainer::restore(const nn::Checkpoint& ckpt, const std::string& origin) {
     sgd_->reset();
   }
   step_ = ckpt.step;
-  // Replay the data order up to the checkpoint's step: the epoch's shuffle, then its batches.
-  sampler_->seekEpoch(step_ / stepsPerEpoch_);
-  for (int64_t i = 0; i < step_ % stepsPerEpoch_; ++i) sampler_->nextWrapping(batch_);
+  // Continue the data order where the checkpoint left it.
+  sampler_->seek(step_ / stepsPerEpoch_, static_cast<size_t>(step_ % stepsPerEpoch_));
 }
 
 }  // namespace murmur::node
 
 namespace murmur::node {
 namespace {
-
-struct DatasetInfo {
-  const char* defaultDir;
-  std::vector<float> mean, std;
-};
-
-DatasetInfo infoFor(const std::string& name) {
-  if (name == "fashion-mnist") return {"/usr/share/datasets/fashion-mnist", {0.2860f}, {0.3530f}};
-  if (name == "mnist") return {"/usr/share/datasets/mnist", {0.1307f}, {0.3081f}};
-  MURMUR_CHECK(name == "cifar10", "unknown dataset {}", name);
-  return {"/usr/share/datasets/cifar10", {0.4914f, 0.4822f, 0.4465f}, {0.2470f, 0.2435f, 0.2616f}};
-}
 
 void truncate(nn::data::Dataset& d, int64_t limit) {
   if (limit <= 0 || limit >= d.n) return;
@@ -158,22 +145,20 @@ void truncate(nn::data::Dataset& d, int64_t limit) {
 }  // namespace
 
 TrainData loadTrainData(const Config& cfg) {
-  const auto info = infoFor(cfg.data.name);
-  const std::filesystem::path dir = cfg.data.dir.empty() ? info.defaultDir : cfg.data.dir;
-  MURMUR_ENFORCE(std::filesystem::is_directory(dir), InputError,
-                 "{}: dataset directory of {} not found (pass --data-dir)", dir.string(),
-                 cfg.data.name);
+  const auto& spec = nn::data::datasetSpec(cfg.data.name);
+  std::optional<std::filesystem::path> dir;
+  if (!cfg.data.dir.empty()) dir = cfg.data.dir;
   TrainData d;
-  const bool cifar = cfg.data.name == "cifar10";
-  d.train = cifar ? nn::data::loadCifar10(dir, true) : nn::data::loadMnistLike(dir, true);
-  d.test = cifar ? nn::data::loadCifar10(dir, false) : nn::data::loadMnistLike(dir, false);
+  d.train = nn::data::loadDataset(cfg.data.name, nn::data::Split::kTrain, dir);
+  d.test = nn::data::loadDataset(cfg.data.name, nn::data::Split::kTest, dir);
   truncate(d.train, cfg.data.trainLimit);
   truncate(d.test, cfg.data.testLimit);
-  const nn::data::Normalization norm{info.mean, info.std};
-  nn::data::normalize(d.train, norm);
-  nn::data::normalize(d.test, norm);
-  const bool augment = cfg.data.augment == "on" || (cfg.data.augment == "auto" && cifar);
-  if (augment) d.augment = nn::data::cifarAugment(info.mean, info.std);
+  if (cfg.data.augment == "auto") {
+    d.augment = spec.trainAugment;
+  } else if (cfg.data.augment == "on") {
+    d.augment = spec.trainAugment ? *spec.trainAugment
+                                  : nn::data::cifarAugment(spec.norm.mean, spec.norm.std);
+  }
   return d;
 }
 
