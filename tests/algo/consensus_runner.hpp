@@ -1,0 +1,102 @@
+#pragma once
+// N nodes on threads, each minimising f_i(x) = ||x - c_i||^2 / 2 with plain SGD while gossiping
+// through a Gossip policy: the nodes should agree (consensus distance falls) and their average
+// should approach mean(c). Shared by the fake-transport and the in-memory-transport tests.
+
+#include <barrier>
+#include <cmath>
+#include <memory>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "algo/gossip.hpp"
+#include "gossip_fixture.hpp"
+
+namespace murmur::algo::testing {
+
+struct ConsensusResult {
+  double initial = 0;      // consensus distance (1/N) sum ||x_i - mean x||^2 at the start
+  double final = 0;        // ... after the last step and finish()
+  double targetSpread = 0;  // (1/N) sum ||c_i - mean c||^2: where nodes end without gossip
+  double initialMeanError = 0;  // ||mean x - mean c||^2 at the start
+  double meanError = 0;         // ... at the end
+  std::vector<GossipStats> stats;
+};
+
+inline double consensusDistance(const std::vector<std::vector<float>>& x) {
+  const size_t n = x.size(), d = x[0].size();
+  double s = 0;
+  for (size_t i = 0; i < d; ++i) {
+    double m = 0;
+    for (const auto& v : x) m += v[i];
+    m /= static_cast<double>(n);
+    for (const auto& v : x) s += (v[i] - m) * (v[i] - m);
+  }
+  return s / static_cast<double>(n);
+}
+
+// transports[i] is node i's endpoint; adjacency gives Metropolis-Hastings weights. lockStep: a
+// barrier after every step keeps the threads at the same step (as equally fast nodes are);
+// otherwise they run freely and the fastest may finish before the slowest starts.
+inline ConsensusResult runConsensus(const MethodConfig& method,
+                                    const std::vector<std::vector<NodeId>>& adjacency,
+                                    std::vector<std::unique_ptr<Transport>>& transports,
+                                    const std::vector<size_t>& sizes, uint64_t steps,
+                                    double lr, bool lockStep = true, uint32_t seed = 3) {
+  const size_t n = adjacency.size();
+  const auto layout = makeLayout(sizes);
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> g;
+  std::vector<std::vector<float>> x(n, std::vector<float>(layout.total));
+  std::vector<std::vector<float>> c(n, std::vector<float>(layout.total));
+  for (size_t i = 0; i < n; ++i) {
+    for (auto& f : x[i]) f = 3.0f * g(rng);
+    for (auto& f : c[i]) f = g(rng);
+  }
+  ConsensusResult r;
+  auto meanError = [&] {
+    double e = 0;
+    for (size_t p = 0; p < layout.total; ++p) {
+      double mx = 0, mc = 0;
+      for (size_t i = 0; i < n; ++i) {
+        mx += x[i][p];
+        mc += c[i][p];
+      }
+      e += (mx - mc) * (mx - mc) / static_cast<double>(n * n);
+    }
+    return e;
+  };
+  r.initial = consensusDistance(x);
+  r.initialMeanError = meanError();
+  r.targetSpread = consensusDistance(c);
+  std::vector<std::unique_ptr<Gossip>> gossips;
+  for (NodeId i = 0; i < n; ++i) {
+    gossips.push_back(std::make_unique<Gossip>(method, layout, std::span<float>(x[i]),
+                                               *transports[i], metropolis(adjacency, i),
+                                               SteadyClock::instance()));
+  }
+  std::barrier sync(static_cast<std::ptrdiff_t>(n));
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < n; ++i) {
+    threads.emplace_back([&, i] {
+      std::vector<float> grad(layout.total);
+      for (uint64_t k = 0; k < steps; ++k) {
+        for (size_t p = 0; p < grad.size(); ++p) grad[p] = x[i][p] - c[i][p];
+        gossips[i]->beforeUpdate(k);
+        const float step = static_cast<float>(lr * gossips[i]->lrScale(k));
+        for (size_t p = 0; p < grad.size(); ++p) x[i][p] -= step * grad[p];
+        gossips[i]->afterUpdate(k);
+        if (lockStep) sync.arrive_and_wait();
+      }
+      gossips[i]->finish();
+    });
+  }
+  for (auto& t : threads) t.join();
+  r.final = consensusDistance(x);
+  r.meanError = meanError();
+  for (const auto& gp : gossips) r.stats.push_back(gp->stats());
+  return r;
+}
+
+}  // namespace murmur::algo::testing
