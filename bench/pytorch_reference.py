@@ -17,6 +17,7 @@ set-up (torch version, BLAS library and core type, mkldnn use for conv).
 
 import argparse
 import json
+import math
 import os
 import statistics
 import sys
@@ -228,25 +229,33 @@ def bench_model(name, args):
     def infer_step():
         model(x)
 
+    def steps_for(fn):
+        """--iters, or (when 0) as many steps as fill --min-time CPU seconds, from the warm-up."""
+        cpu, _ = time_loop(fn, args.warmup)
+        if args.iters > 0:
+            return args.iters
+        return max(1, math.ceil(args.min_time / max(cpu / max(args.warmup, 1), 1e-6)))
+
     model.train()
-    time_loop(train_step, args.warmup)
-    train_times = [time_loop(train_step, args.iters) for _ in range(args.repeats)]
+    train_iters = steps_for(train_step)
+    train_times = [time_loop(train_step, train_iters) for _ in range(args.repeats)]
 
     model.eval()
     with torch.inference_mode():
         conv_kernels = conv_backend(model, x)
         infer_times = []
+        infer_iters = 0
         if not args.train_only:
-            time_loop(infer_step, args.warmup)
-            infer_times = [time_loop(infer_step, args.iters) for _ in range(args.repeats)]
+            infer_iters = steps_for(infer_step)
+            infer_times = [time_loop(infer_step, infer_iters) for _ in range(args.repeats)]
 
     # Rates per CPU second (stable when other jobs share the cores; with one thread it equals
     # the wall-clock rate of an idle machine) and per wall second.
-    imgs = args.batch * args.iters
+    imgs, infer_imgs = args.batch * train_iters, args.batch * infer_iters
     train_rates = [imgs / cpu for cpu, _ in train_times]
-    infer_rates = [imgs / cpu for cpu, _ in infer_times]
+    infer_rates = [infer_imgs / cpu for cpu, _ in infer_times]
     train_wall_rates = [imgs / wall for _, wall in train_times]
-    infer_wall_rates = [imgs / wall for _, wall in infer_times]
+    infer_wall_rates = [infer_imgs / wall for _, wall in infer_times]
     return {
         "model": name,
         "params": params,
@@ -254,7 +263,7 @@ def bench_model(name, args):
         "train_img_per_s": statistics.median(train_rates),
         "train_img_per_s_min": min(train_rates),
         "train_img_per_s_max": max(train_rates),
-        "train_ms_per_step": 1e3 * statistics.median(t for t, _ in train_times) / args.iters,
+        "train_ms_per_step": 1e3 * statistics.median(t for t, _ in train_times) / train_iters,
         "infer_img_per_s": median(infer_rates),
         "infer_img_per_s_min": min(infer_rates, default=float("nan")),
         "infer_img_per_s_max": max(infer_rates, default=float("nan")),
@@ -264,7 +273,8 @@ def bench_model(name, args):
         "infer_wall_rates": infer_wall_rates,
         "conv_kernels": conv_kernels,
         "repeats": args.repeats,
-        "iters": args.iters,
+        "train_iters": train_iters,
+        "infer_iters": infer_iters,
     }
 
 
@@ -272,8 +282,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", default="lenet5,mnist-cnn,resnet20")
     parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--warmup", type=int, default=20, help="untimed steps first")
-    parser.add_argument("--iters", type=int, default=50, help="steps per timed repeat")
+    parser.add_argument("--warmup", type=int, default=5, help="untimed steps first")
+    parser.add_argument("--iters", type=int, default=0,
+                        help="steps per timed repeat (0: enough for --min-time)")
+    parser.add_argument("--min-time", type=float, default=0.5,
+                        help="CPU seconds per timed repeat when --iters is 0")
     parser.add_argument("--repeats", type=int, default=7, help="timed repeats; median reported")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=1)

@@ -105,10 +105,10 @@ mkdir -p "$out_dir"
 # murmur: Google Benchmark repetitions within a round; PyTorch: repeats of `iters` steps.
 if [[ $quick == 1 ]]; then
   cxx_args=(--benchmark_repetitions=3 --benchmark_min_time=0.2)
-  py_args=(--warmup 5 --iters 10 --repeats 3)
+  py_args=(--warmup 3 --min-time 0.2 --repeats 3)
 else
   cxx_args=(--benchmark_repetitions=5 --benchmark_min_time=0.5)
-  py_args=(--warmup 10 --iters 30 --repeats 5)
+  py_args=(--warmup 5 --min-time 0.5 --repeats 5)
 fi
 filter="^(TrainStep|Infer)/($(echo "$models" | sed 's/,/|/g'))(/|\$)"
 
