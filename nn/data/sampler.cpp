@@ -27,6 +27,10 @@ BatchSampler::BatchSampler(const DataSource& source, std::vector<SamplerPart> pa
   MURMUR_ENFORCE(!parts[0].indices.empty(), InputError,
                  "batch sampler: the node's own shard is empty");
   MURMUR_ENFORCE(parts[0].perBatch > 0, InputError, "batch sampler: batch size must be > 0");
+  MURMUR_ENFORCE(!config_.dropLast || parts[0].indices.size() >= parts[0].perBatch, InputError,
+                 "batch sampler: the shard of {} samples is smaller than one batch of {} (lower "
+                 "the batch size, or keep the last partial batch)",
+                 parts[0].indices.size(), parts[0].perBatch);
   for (size_t p = 0; p < parts.size(); ++p) {
     MURMUR_ENFORCE(parts[p].perBatch == 0 || !parts[p].indices.empty(), InputError,
                    "batch sampler: part {} is empty but asked for {} samples per batch", p,

@@ -190,6 +190,8 @@ TEST(BatchSampler, RejectsBadInput) {
   EXPECT_THROW(BatchSampler(src, std::vector<uint32_t>{}, {}), InputError);
   EXPECT_THROW(BatchSampler(src, range(0, 11), {}), InputError);
   EXPECT_THROW(BatchSampler(src, range(0, 5), cfg(0, 0)), InputError);
+  EXPECT_THROW(BatchSampler(src, range(0, 5), cfg(6, 0)), InputError);  // no full batch
+  EXPECT_NO_THROW(BatchSampler(src, range(0, 5), cfg(6, 0, true, false)));
 }
 
 TEST(BatchSampler, AugmentationIsSeededPerEpochAndBatch) {
