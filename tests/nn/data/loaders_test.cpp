@@ -152,6 +152,15 @@ TEST_F(LoadersTest, IdxTruncatedGzipStream) {
   expectInputError([&] { loadIdx(images, labels); }, images, "truncated");
 }
 
+TEST_F(LoadersTest, IdxCorruptGzipStream) {
+  const auto full = writeGz("full", idxImages(200, 28, 28));
+  auto bytes = readBytes(full);
+  for (size_t i = 12; i < bytes.size(); i += 3) bytes[i] = static_cast<uint8_t>(bytes[i] ^ 0x5a);
+  const auto images = write("i.gz", bytes);
+  const auto labels = write("l", idxLabels(200));
+  expectInputError([&] { loadIdx(images, labels); }, images, "gzip");
+}
+
 TEST_F(LoadersTest, IdxTrailingBytes) {
   auto bytes = idxLabels(12);
   bytes.push_back(1);
