@@ -581,6 +581,27 @@ bool Gossip::awaitRoundLead(std::chrono::milliseconds deadline) {
   }
 }
 
+bool Gossip::awaitNeighbours(std::chrono::milliseconds deadline) {
+  const int64_t end =
+      clock_.nowNs() + std::chrono::duration_cast<std::chrono::nanoseconds>(deadline).count();
+  auto ready = [&] {
+    for (const auto& p : peers_) {
+      if (!transport_.isUp(p.id)) return false;
+      for (uint8_t v : p.valid) {
+        if (!v) return false;
+      }
+    }
+    return true;
+  };
+  drain(std::chrono::milliseconds(0));
+  while (!ready()) {
+    const int64_t left = end - clock_.nowNs();
+    if (left <= 0) return false;
+    drain(std::chrono::milliseconds(std::clamp<int64_t>(left / 1000000, 1, 10)));
+  }
+  return true;
+}
+
 void Gossip::finish() {
   drain(std::chrono::milliseconds(0));
   const auto nt = static_cast<uint32_t>(layout_.tensors.size());

@@ -77,6 +77,12 @@ class Gossip {
   // of its slowest live neighbour, or `deadline` passes. Returns whether the bound holds.
   bool awaitRoundLead(std::chrono::milliseconds deadline);
 
+  // Start-up: exchanges keyframes and waits (draining the transport) until every neighbour is
+  // up and this node holds a replica of each of its tensors, or `deadline` passes; so the first
+  // mix is not one-sided. Returns whether every replica arrived. Optional: a node that skips it
+  // mixes neighbours in as their keyframes arrive.
+  bool awaitNeighbours(std::chrono::milliseconds deadline);
+
   GossipStats stats() const;
 
   // Inspection, for tests and metrics.

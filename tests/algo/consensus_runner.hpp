@@ -22,6 +22,7 @@ struct ConsensusResult {
   double initialMeanError = 0;  // ||mean x - mean c||^2 at the start
   double meanError = 0;         // ... at the end
   std::vector<GossipStats> stats;
+  std::vector<uint8_t> startedInSync;  // awaitNeighbours succeeded, per node
 };
 
 inline double consensusDistance(const std::vector<std::vector<float>>& x) {
@@ -69,6 +70,7 @@ inline ConsensusResult runConsensus(const MethodConfig& method,
   };
   r.initial = consensusDistance(x);
   r.initialMeanError = meanError();
+  r.startedInSync.assign(n, 0);
   r.targetSpread = consensusDistance(c);
   std::vector<std::unique_ptr<Gossip>> gossips;
   for (NodeId i = 0; i < n; ++i) {
@@ -81,9 +83,12 @@ inline ConsensusResult runConsensus(const MethodConfig& method,
   for (size_t i = 0; i < n; ++i) {
     threads.emplace_back([&, i] {
       std::vector<float> grad(layout.total);
+      r.startedInSync[i] = gossips[i]->awaitNeighbours(std::chrono::seconds(10));
+      if (lockStep) sync.arrive_and_wait();
       for (uint64_t k = 0; k < steps; ++k) {
         for (size_t p = 0; p < grad.size(); ++p) grad[p] = x[i][p] - c[i][p];
         gossips[i]->beforeUpdate(k);
+        if (lockStep) sync.arrive_and_wait();  // nobody sends step k before all have mixed
         const float step = static_cast<float>(lr * gossips[i]->lrScale(k));
         for (size_t p = 0; p < grad.size(); ++p) x[i][p] -= step * grad[p];
         gossips[i]->afterUpdate(k);

@@ -36,6 +36,7 @@ TEST_P(ConsensusFake, FourNodeRingAgreesOnTheMean) {
   } else {
     EXPECT_LT(r.meanError, 0.1 * r.targetSpread);
   }
+  for (uint8_t ok : r.startedInSync) EXPECT_TRUE(ok);
   for (const auto& s : r.stats) {
     EXPECT_EQ(s.roundWaitTimeouts, 0u);
     EXPECT_EQ(s.voteTimeouts, 0u);
