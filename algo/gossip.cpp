@@ -71,6 +71,7 @@ Gossip::Gossip(MethodConfig config, const nn::TensorLayout& layout, std::span<fl
     p.lastRequestNs.assign(nt, now);
     p.owedKeyframe.assign(nt, 1);  // keyframes start every run
     p.masks.resize(nt);
+    p.deltaStep.assign(nt, 0);
     peers_.push_back(std::move(p));
   }
   // Weight of a transport neighbour missing from `weights` is 0; the row already sums to 1.
@@ -135,7 +136,10 @@ void Gossip::handleEvent(const PeerEvent& event) {
     invalidate(*peer, t, false);
     peer->owedKeyframe[t] = 1;
   }
-  if (event.kind == PeerEvent::Kind::kDown) peer->round = 0;
+  if (event.kind == PeerEvent::Kind::kDown) {
+    peer->round = 0;  // a restarted peer may resume from an earlier step
+    std::fill(peer->deltaStep.begin(), peer->deltaStep.end(), 0);
+  }
 }
 
 void Gossip::invalidate(Peer& peer, uint32_t t, bool requestNow) {
@@ -202,6 +206,16 @@ void Gossip::handleUpdate(Peer& peer, TensorUpdate& u) {
   if (!peer.heard || u.step > peer.lastStep) peer.lastStep = u.step;
   peer.heard = true;
   const uint32_t t = u.tensor;
+  if (u.kind != UpdateKind::kKeyframe && config_.trigger != TriggerKind::kAlways &&
+      config_.trigger != TriggerKind::kEventGrad) {
+    // Every tensor fires at a round's end, after step s is done: once each tensor's delta of
+    // that step is in (FIFO), the round is complete on our side. Round heartbeats alone are not
+    // enough: a transport may fold a queued round marker into its keep-alive (round 0).
+    peer.deltaStep[t] = std::max(peer.deltaStep[t], u.step + 1);
+    uint64_t oldest = std::numeric_limits<uint64_t>::max();
+    for (uint64_t s : peer.deltaStep) oldest = std::min(oldest, s);
+    if (oldest > 0) peer.round = std::max(peer.round, roundsCompletedBy(oldest - 1));
+  }
   const size_t n = layout_.tensors[t].numel;
 
   if (u.kind == UpdateKind::kKeyframe) {
@@ -553,6 +567,21 @@ void Gossip::afterUpdate(uint64_t k) {
     }
   }
   ++stats_.steps;
+}
+
+uint32_t Gossip::roundsCompletedBy(uint64_t k) const {
+  switch (config_.trigger) {
+    case TriggerKind::kPeriodic:
+      return static_cast<uint32_t>((k + 1) / config_.period);
+    case TriggerKind::kAetRounds: {
+      const auto pos = aet_.at(k);
+      return k + 1 == pos.end ? pos.round : pos.round - 1;
+    }
+    case TriggerKind::kAlways:
+    case TriggerKind::kEventGrad:
+      break;
+  }
+  return 0;
 }
 
 bool Gossip::awaitRoundLead(std::chrono::milliseconds deadline) {

@@ -108,6 +108,7 @@ class Gossip {
     std::vector<int64_t> lastRequestNs;     // per tensor
     std::vector<uint8_t> owedKeyframe;      // per tensor: this peer needs our keyframe
     std::vector<std::map<uint32_t, std::vector<uint32_t>>> masks;  // per tensor: epoch -> M_j
+    std::vector<uint64_t> deltaStep;        // per tensor: step of the newest delta (+1; 0: none)
     uint64_t lastStep = 0;
     bool heard = false;
     uint32_t round = 0;
@@ -132,6 +133,8 @@ class Gossip {
   void sendKeyframe(Peer& peer, uint32_t t);
   void sendHeartbeat(uint64_t k);
   void mix();
+  // Rounds completed by a node that has finished step k (round-based triggers; else 0).
+  uint32_t roundsCompletedBy(uint64_t k) const;
 
   MethodConfig config_;
   const nn::TensorLayout& layout_;

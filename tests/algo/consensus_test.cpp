@@ -53,5 +53,25 @@ INSTANTIATE_TEST_SUITE_P(EveryMethod, ConsensusFake, ::testing::ValuesIn(methodN
                            return s;
                          });
 
+TEST(ConsensusFake, RoundsSurviveLostRoundHeartbeats) {
+  // A transport may fold a queued round heartbeat into its own keep-alive (round 0); the round
+  // must then be learnt from the round's tensor updates, or every boundary waits its deadline.
+  const auto adj = FakeNetwork::ring(4);
+  FakeNetwork net(adj);
+  net.setHook([](NodeId, NodeId, Message& m) { return std::holds_alternative<Heartbeat>(m); });
+  std::vector<std::unique_ptr<Transport>> transports;
+  for (NodeId i = 0; i < 4; ++i) transports.push_back(net.endpoint(i));
+  MethodConfig method = parseMethod("local-sgd");
+  method.roundDeadline = std::chrono::milliseconds(3000);
+  // Free-running threads: the faster nodes must wait for the slower at each boundary.
+  const auto r = testing::runConsensus(method, adj, transports, {20, 7, 3}, 100, 0.05, false);
+  EXPECT_EQ(net.delivered(MessageKind::kHeartbeat), 0u);
+  for (const auto& s : r.stats) {
+    EXPECT_EQ(s.rounds, 10u);
+    EXPECT_EQ(s.roundWaitTimeouts, 0u);
+  }
+  EXPECT_LT(r.final, 0.05 * r.initial);
+}
+
 }  // namespace
 }  // namespace murmur::algo
