@@ -33,6 +33,9 @@ constexpr size_t kWordBytes = sizeof(capnp::word);
 // segment (then copied once more) only if this is wrong.
 constexpr size_t kOverheadWords = 48;
 
+// Cap'n Proto list element counts are 29 bits.
+constexpr size_t kMaxBlobBytes = (size_t{1} << 29) - 1;
+
 size_t wordsFor(size_t bytes) { return (bytes + kWordBytes - 1) / kWordBytes; }
 
 // Builds the message straight into the output vector: segment table word, then one segment
@@ -47,8 +50,9 @@ class VectorMessageBuilder final : public capnp::MessageBuilder {
 
   explicit VectorMessageBuilder(size_t estimateWords, Zero zero = Zero::kAll)
       : out_(kWordBytes * (1 + estimateWords)) {
-    size_t zeroBytes = zero == Zero::kAll ? out_.size()
-                                          : std::min(out_.size(), kWordBytes * (1 + kOverheadWords));
+    size_t zeroBytes = zero == Zero::kAll
+                           ? out_.size()
+                           : std::min(out_.size(), kWordBytes * (1 + kOverheadWords));
     std::memset(out_.data(), 0, zeroBytes);
     zeroedEnd_ = out_.data() + zeroBytes;
   }
@@ -72,7 +76,9 @@ class VectorMessageBuilder final : public capnp::MessageBuilder {
     uint8_t* end = begin + out_.size();
     if (p >= begin && p + n <= end) {
       uint8_t* blobStart = begin + (p - begin);
-      if (blobStart > zeroedEnd_) std::memset(zeroedEnd_, 0, static_cast<size_t>(blobStart - zeroedEnd_));
+      if (blobStart > zeroedEnd_) {
+        std::memset(zeroedEnd_, 0, static_cast<size_t>(blobStart - zeroedEnd_));
+      }
       uint8_t* after = std::max(blobStart + n, zeroedEnd_);
       std::memset(after, 0, static_cast<size_t>(end - after));
     } else if (zeroedEnd_ < end) {
@@ -416,6 +422,8 @@ template <typename Builder>
 void writeIndexSet(Builder body, uint32_t universe, std::span<const uint32_t> indices,
                    const char* what) {
   checkStrictlyIncreasing(indices, universe, what);
+  MURMUR_CHECK(std::min(bitmapSize(universe), deltaVarintSize(indices)) <= kMaxBlobBytes,
+               "{}: index set too large to encode (universe {})", what, universe);
   auto set = body.initIndices();
   set.setUniverse(universe);
   set.setCount(static_cast<uint32_t>(indices.size()));
@@ -448,7 +456,7 @@ struct Encoder {
     }
     size_t valueBytes = u.values.size() * (u.fp16 ? sizeof(uint16_t) : sizeof(float));
     size_t indexBytes = u.kind == UpdateKind::kSparse ? deltaVarintSize(u.indices) : 0;
-    MURMUR_CHECK(valueBytes < (size_t{1} << 32) && indexBytes < (size_t{1} << 32),
+    MURMUR_CHECK(valueBytes <= kMaxBlobBytes && indexBytes <= kMaxBlobBytes,
                  "tensor update for tensor {} too large to encode ({} values)", u.tensor,
                  u.values.size());
     VectorMessageBuilder builder(kOverheadWords + wordsFor(valueBytes) + wordsFor(indexBytes),
@@ -522,25 +530,43 @@ struct Encoder {
 
 // --- public API ------------------------------------------------------------------------------
 
-Bytes encodePayload(const Message& message) { return std::visit(Encoder{}, message); }
+// Encoding our own values can only fail in Cap'n Proto on a bug (sizes are checked first);
+// should it happen, it surfaces as InternalError like the other broken invariants.
+template <typename Fn>
+Bytes guardEncode(const char* what, Fn&& fn) {
+  try {
+    return fn();
+  } catch (const kj::Exception& e) {
+    throw InternalError(fmt::format("encoding {} failed in Cap'n Proto: {}", what,
+                                    e.getDescription().cStr()));
+  }
+}
+
+Bytes encodePayload(const Message& message) {
+  return guardEncode(toString(kindOf(message)), [&] { return std::visit(Encoder{}, message); });
+}
 
 Bytes encodeHello(const Hello& hello) {
-  VectorMessageBuilder builder(kOverheadWords + wordsFor(hello.clusterId.size() + 1) + 4);
-  auto body = builder.initRoot<wire::Envelope>().initHello();
-  body.setProtocolVersion(hello.protocolVersion);
-  body.setClusterId(capnp::Text::Reader(hello.clusterId.data(), hello.clusterId.size()));
-  body.setNodeId(hello.node);
-  body.setModelFingerprint(hello.modelFingerprint);
-  body.setNonce(capnp::Data::Reader(hello.nonce.data(), hello.nonce.size()));
-  body.setAuthenticated(hello.authenticated);
-  return builder.finish();
+  return guardEncode("hello", [&] {
+    VectorMessageBuilder builder(kOverheadWords + wordsFor(hello.clusterId.size() + 1) + 4);
+    auto body = builder.initRoot<wire::Envelope>().initHello();
+    body.setProtocolVersion(hello.protocolVersion);
+    body.setClusterId(capnp::Text::Reader(hello.clusterId.data(), hello.clusterId.size()));
+    body.setNodeId(hello.node);
+    body.setModelFingerprint(hello.modelFingerprint);
+    body.setNonce(capnp::Data::Reader(hello.nonce.data(), hello.nonce.size()));
+    body.setAuthenticated(hello.authenticated);
+    return builder.finish();
+  });
 }
 
 Bytes encodeHelloProof(const HelloProof& proof) {
-  VectorMessageBuilder builder(kOverheadWords);
-  builder.initRoot<wire::Envelope>().initHelloProof().setMac(
-      capnp::Data::Reader(proof.mac.data(), proof.mac.size()));
-  return builder.finish();
+  return guardEncode("hello proof", [&] {
+    VectorMessageBuilder builder(kOverheadWords);
+    builder.initRoot<wire::Envelope>().initHelloProof().setMac(
+        capnp::Data::Reader(proof.mac.data(), proof.mac.size()));
+    return builder.finish();
+  });
 }
 
 WirePayload decodeAny(std::span<const uint8_t> payload, const DecodeLimits& limits) {

@@ -33,8 +33,8 @@ struct Frame {
 
 // The 4-byte length prefix of a payload; throws InternalError when the payload cannot be
 // framed (empty, not a multiple of 8, above maxPayloadBytes): we never send what we'd reject.
-std::array<uint8_t, kFrameHeaderBytes> frameHeader(size_t payloadBytes,
-                                                   size_t maxPayloadBytes = kDefaultMaxPayloadBytes);
+std::array<uint8_t, kFrameHeaderBytes> frameHeader(
+    size_t payloadBytes, size_t maxPayloadBytes = kDefaultMaxPayloadBytes);
 
 // header + payload (+ mac) in one buffer; for tests and small frames. The transport may
 // instead write header, shared payload and MAC as three buffers (scatter-gather).
