@@ -18,6 +18,11 @@ using Tag = memory::format_tag;
 using Dt = memory::data_type;
 
 memory::dims nchw(int n, Dims3 d) { return {n, d.c, d.h, d.w}; }
+Tag tagOf(Format f) { return f == Format::kBlocked16 ? Tag::nChw16c : Tag::nchw; }
+void checkFormat(Format f, int channels, const char* layer) {
+  MURMUR_ENFORCE(f != Format::kBlocked16 || channels % 16 == 0, InputError,
+                 "{}: blocked format needs channels divisible by 16, got {}", layer, channels);
+}
 memory::desc plainMd(const memory::dims& d, Tag t) { return memory::desc(d, Dt::f32, t); }
 memory::desc anyMd(const memory::dims& d) { return memory::desc(d, Dt::f32, Tag::any); }
 
@@ -76,8 +81,10 @@ P& findPlan(std::vector<std::unique_ptr<P>>& plans, int batch, Make&& make) {
 // ---------------------------------------------------------------------------------------------
 class Conv2d final : public Layer {
  public:
-  Conv2d(Context& ctx, Dims3 in, int oc, int k, int stride, int pad, bool bias)
-      : ctx_(ctx), in_(in), oc_(oc), k_(k), stride_(stride), pad_(pad), bias_(bias) {
+  Conv2d(Context& ctx, Dims3 in, int oc, int k, int stride, int pad, bool bias, ConvFormats fmt)
+      : ctx_(ctx), in_(in), oc_(oc), k_(k), stride_(stride), pad_(pad), bias_(bias), fmt_(fmt) {
+    checkFormat(fmt.src, in.c, "conv2d src");
+    checkFormat(fmt.dst, oc, "conv2d dst");
     MURMUR_ENFORCE(oc > 0 && k > 0 && stride > 0 && pad >= 0, InputError,
                    "conv2d: bad geometry oc={} k={} stride={} pad={}", oc, k, stride, pad);
     out_ = {oc, (in.h + 2 * pad - k) / stride + 1, (in.w + 2 * pad - k) / stride + 1};
@@ -166,10 +173,10 @@ class Conv2d final : public Layer {
                                  anyMd(srcDims), anyMd(wDims), bMd, anyMd(dstDims), strides,
                                  padding, padding);
     convolution_forward::primitive_desc fpd(fd, attr, eng);
-    pl->src.init(ctx_, plainMd(srcDims, Tag::nchw), fpd.src_desc(), Staged::Dir::kIn);
+    pl->src.init(ctx_, plainMd(srcDims, tagOf(fmt_.src)), fpd.src_desc(), Staged::Dir::kIn);
     pl->weights.init(ctx_, plainMd(wDims, Tag::oihw), fpd.weights_desc(), Staged::Dir::kIn);
     pl->weights.set(weights_);
-    pl->dst.init(ctx_, plainMd(dstDims, Tag::nchw), fpd.dst_desc(), Staged::Dir::kOut);
+    pl->dst.init(ctx_, plainMd(dstDims, tagOf(fmt_.dst)), fpd.dst_desc(), Staged::Dir::kOut);
     pl->fwd = Exec(convolution_forward(fpd), {{DNNL_ARG_SRC, pl->src.prim},
                                               {DNNL_ARG_WEIGHTS, pl->weights.prim},
                                               {DNNL_ARG_DST, pl->dst.prim},
@@ -182,7 +189,7 @@ class Conv2d final : public Layer {
     convolution_backward_data::desc bdd(algorithm::convolution_direct, anyMd(srcDims),
                                         anyMd(wDims), anyMd(dstDims), strides, padding, padding);
     convolution_backward_data::primitive_desc bdpd(bdd, attr, eng, fpd);
-    pl->bdDiffDst.init(ctx_, plainMd(dstDims, Tag::nchw), bdpd.diff_dst_desc(), Staged::Dir::kIn);
+    pl->bdDiffDst.init(ctx_, plainMd(dstDims, tagOf(fmt_.dst)), bdpd.diff_dst_desc(), Staged::Dir::kIn);
     if (bdpd.weights_desc() == fpd.weights_desc()) {
       // Forward already reordered this step's weights into the same layout.
       pl->bdWeights.user = pl->weights.user;
@@ -192,7 +199,7 @@ class Conv2d final : public Layer {
       pl->bdWeights.init(ctx_, plainMd(wDims, Tag::oihw), bdpd.weights_desc(), Staged::Dir::kIn);
       pl->bdWeights.set(weights_);
     }
-    pl->bdDiffSrc.init(ctx_, plainMd(srcDims, Tag::nchw), bdpd.diff_src_desc(), Staged::Dir::kOut);
+    pl->bdDiffSrc.init(ctx_, plainMd(srcDims, tagOf(fmt_.src)), bdpd.diff_src_desc(), Staged::Dir::kOut);
     pl->bwdData = Exec(convolution_backward_data(bdpd),
                        {{DNNL_ARG_DIFF_DST, pl->bdDiffDst.prim},
                         {DNNL_ARG_WEIGHTS, pl->bdWeights.prim},
@@ -205,17 +212,17 @@ class Conv2d final : public Layer {
     convolution_backward_weights::primitive_desc bwpd(bwd, attr, eng, fpd);
     if (bwpd.src_desc() == fpd.src_desc() && pl->src.differs) {
       // Forward's reordered copy of src is still current at backward time.
-      pl->bwSrc.user = memory(plainMd(srcDims, Tag::nchw), eng, DNNL_MEMORY_NONE);
+      pl->bwSrc.user = memory(plainMd(srcDims, tagOf(fmt_.src)), eng, DNNL_MEMORY_NONE);
       pl->bwSrc.prim = pl->src.prim;
       pl->bwSrcShared = true;
     } else {
-      pl->bwSrc.init(ctx_, plainMd(srcDims, Tag::nchw), bwpd.src_desc(), Staged::Dir::kIn);
+      pl->bwSrc.init(ctx_, plainMd(srcDims, tagOf(fmt_.src)), bwpd.src_desc(), Staged::Dir::kIn);
     }
     if (bwpd.diff_dst_desc() == bdpd.diff_dst_desc() && pl->bdDiffDst.differs) {
       pl->bwDiffDst = pl->bdDiffDst;
       pl->bwDiffDstShared = true;
     } else {
-      pl->bwDiffDst.init(ctx_, plainMd(dstDims, Tag::nchw), bwpd.diff_dst_desc(), Staged::Dir::kIn);
+      pl->bwDiffDst.init(ctx_, plainMd(dstDims, tagOf(fmt_.dst)), bwpd.diff_dst_desc(), Staged::Dir::kIn);
     }
     pl->bwDiffWeights.init(ctx_, plainMd(wDims, Tag::oihw), bwpd.diff_weights_desc(),
                            Staged::Dir::kOut);
@@ -236,6 +243,7 @@ class Conv2d final : public Layer {
   Dims3 in_, out_;
   int oc_, k_, stride_, pad_;
   bool bias_;
+  ConvFormats fmt_;
   float* weights_ = nullptr;
   float* bias_p_ = nullptr;
   float* diffWeights_ = nullptr;
@@ -246,7 +254,9 @@ class Conv2d final : public Layer {
 // ---------------------------------------------------------------------------------------------
 class ReLU final : public Layer {
  public:
-  ReLU(Context& ctx, Dims3 in) : ctx_(ctx), in_(in) {}
+  ReLU(Context& ctx, Dims3 in, Format fmt) : ctx_(ctx), in_(in), fmt_(fmt) {
+    checkFormat(fmt, in.c, "relu");
+  }
   Dims3 inDims() const override { return in_; }
   Dims3 outDims() const override { return in_; }
   void forward(int batch, const float* src, float* dst, bool) override {
@@ -277,7 +287,7 @@ class ReLU final : public Layer {
         using namespace dnnl;
         auto pl = std::make_unique<Plan>();
         pl->batch = batch;
-        auto md = plainMd(nchw(batch, in_), Tag::nchw);
+        auto md = plainMd(nchw(batch, in_), tagOf(fmt_));
         auto attr = userScratchpad();
         eltwise_forward::desc fd(prop_kind::forward_training, algorithm::eltwise_relu, md, 0.f, 0.f);
         eltwise_forward::primitive_desc fpd(fd, attr, ctx_.engine);
@@ -298,6 +308,7 @@ class ReLU final : public Layer {
   }
   Context& ctx_;
   Dims3 in_;
+  Format fmt_;
   std::vector<std::unique_ptr<Plan>> plans_;
 };
 
@@ -305,8 +316,9 @@ class ReLU final : public Layer {
 // Max pooling (with workspace for backward) or global average pooling.
 class Pool final : public Layer {
  public:
-  Pool(Context& ctx, Dims3 in, bool max, int kh, int kw, int stride)
-      : ctx_(ctx), in_(in), max_(max), kh_(kh), kw_(kw), stride_(stride) {
+  Pool(Context& ctx, Dims3 in, bool max, int kh, int kw, int stride, Format fmt)
+      : ctx_(ctx), in_(in), max_(max), kh_(kh), kw_(kw), stride_(stride), fmt_(fmt) {
+    checkFormat(fmt, in.c, "pool");
     MURMUR_ENFORCE(kh > 0 && kw > 0 && stride > 0 && kh <= in.h && kw <= in.w, InputError,
                    "pool: kernel {}x{} stride {} does not fit input {}x{}", kh, kw, stride, in.h,
                    in.w);
@@ -341,8 +353,8 @@ class Pool final : public Layer {
         using namespace dnnl;
         auto pl = std::make_unique<Plan>();
         pl->batch = batch;
-        auto srcMd = plainMd(nchw(batch, in_), Tag::nchw);
-        auto dstMd = plainMd(nchw(batch, out_), Tag::nchw);
+        auto srcMd = plainMd(nchw(batch, in_), tagOf(fmt_));
+        auto dstMd = plainMd(nchw(batch, out_), tagOf(fmt_));
         auto attr = userScratchpad();
         memory::dims strides = {stride_, stride_}, kernel = {kh_, kw_}, pad = {0, 0};
         auto alg = max_ ? algorithm::pooling_max : algorithm::pooling_avg_exclude_padding;
@@ -373,6 +385,7 @@ class Pool final : public Layer {
   Dims3 in_, out_;
   bool max_;
   int kh_, kw_, stride_;
+  Format fmt_;
   std::vector<std::unique_ptr<Plan>> plans_;
 };
 
@@ -484,8 +497,9 @@ class Linear final : public Layer {
 // ---------------------------------------------------------------------------------------------
 class BatchNorm2d final : public Layer {
  public:
-  BatchNorm2d(Context& ctx, Dims3 in, float momentum, float eps)
-      : ctx_(ctx), in_(in), momentum_(momentum), eps_(eps) {
+  BatchNorm2d(Context& ctx, Dims3 in, float momentum, float eps, Format fmt)
+      : ctx_(ctx), in_(in), momentum_(momentum), eps_(eps), fmt_(fmt) {
+    checkFormat(fmt, in.c, "batchnorm");
     MURMUR_ENFORCE(momentum >= 0.f && momentum <= 1.f && eps > 0.f, InputError,
                    "batchnorm: momentum {} must be in [0,1] and eps {} > 0", momentum, eps);
   }
@@ -548,7 +562,7 @@ class BatchNorm2d final : public Layer {
         auto& eng = ctx_.engine;
         auto pl = std::make_unique<Plan>();
         pl->batch = batch;
-        auto md = plainMd(nchw(batch, in_), Tag::nchw);
+        auto md = plainMd(nchw(batch, in_), tagOf(fmt_));
         auto cMd = plainMd({in_.c}, Tag::x);
         auto attr = userScratchpad();
         auto flags = normalization_flags::use_scale | normalization_flags::use_shift;
@@ -595,6 +609,7 @@ class BatchNorm2d final : public Layer {
   Context& ctx_;
   Dims3 in_;
   float momentum_, eps_;
+  Format fmt_;
   float *scale_ = nullptr, *shift_ = nullptr, *diffScale_ = nullptr, *diffShift_ = nullptr;
   float *runningMean_ = nullptr, *runningVar_ = nullptr;
   std::vector<std::unique_ptr<Plan>> plans_;
@@ -695,18 +710,19 @@ std::vector<ParamSpec> prefixed(std::vector<ParamSpec> specs, const std::string&
 // ---------------------------------------------------------------------------------------------
 class BasicBlock final : public Layer {
  public:
-  BasicBlock(Context& ctx, Dims3 in, int oc, int stride) : in_(in), main_(in) {
-    main_.add("conv1", makeConv2d(ctx, in, oc, 3, stride, 1, false));
+  BasicBlock(Context& ctx, Dims3 in, int oc, int stride, Format fmt) : in_(in), main_(in) {
+    const ConvFormats cf{fmt, fmt};
+    main_.add("conv1", makeConv2d(ctx, in, oc, 3, stride, 1, false, cf));
     Dims3 mid = main_.outDims();
-    main_.add("bn1", makeBatchNorm2d(ctx, mid));
-    main_.add("relu", makeReLU(ctx, mid));
-    main_.add("conv2", makeConv2d(ctx, mid, oc, 3, 1, 1, false));
-    main_.add("bn2", makeBatchNorm2d(ctx, main_.outDims()));
+    main_.add("bn1", makeBatchNorm2d(ctx, mid, 0.1f, 1e-5f, fmt));
+    main_.add("relu", makeReLU(ctx, mid, fmt));
+    main_.add("conv2", makeConv2d(ctx, mid, oc, 3, 1, 1, false, cf));
+    main_.add("bn2", makeBatchNorm2d(ctx, main_.outDims(), 0.1f, 1e-5f, fmt));
     out_ = main_.outDims();
     if (stride != 1 || oc != in.c) {
       shortcut_ = std::make_unique<Sequential>(in);
-      shortcut_->add("0", makeConv2d(ctx, in, oc, 1, stride, 0, false));
-      shortcut_->add("1", makeBatchNorm2d(ctx, shortcut_->outDims()));
+      shortcut_->add("0", makeConv2d(ctx, in, oc, 1, stride, 0, false, cf));
+      shortcut_->add("1", makeBatchNorm2d(ctx, shortcut_->outDims(), 0.1f, 1e-5f, fmt));
       MURMUR_CHECK(shortcut_->outDims() == out_, "shortcut shape mismatch");
     }
   }
@@ -810,28 +826,33 @@ void Layer::bind(const std::vector<float*>&, const std::vector<float*>&,
                  const std::vector<float*>&) {}
 
 std::unique_ptr<Layer> makeConv2d(Context& ctx, Dims3 in, int outChannels, int kernel, int stride,
-                                  int padding, bool bias) {
-  return std::make_unique<Conv2d>(ctx, in, outChannels, kernel, stride, padding, bias);
+                                  int padding, bool bias, ConvFormats formats) {
+  return std::make_unique<Conv2d>(ctx, in, outChannels, kernel, stride, padding, bias, formats);
 }
-std::unique_ptr<Layer> makeReLU(Context& ctx, Dims3 in) { return std::make_unique<ReLU>(ctx, in); }
-std::unique_ptr<Layer> makeMaxPool2d(Context& ctx, Dims3 in, int kernel, int stride) {
-  return std::make_unique<Pool>(ctx, in, true, kernel, kernel, stride);
+std::unique_ptr<Layer> makeReLU(Context& ctx, Dims3 in, Format format) {
+  return std::make_unique<ReLU>(ctx, in, format);
 }
-std::unique_ptr<Layer> makeGlobalAvgPool(Context& ctx, Dims3 in) {
-  return std::make_unique<Pool>(ctx, in, false, in.h, in.w, 1);
+std::unique_ptr<Layer> makeMaxPool2d(Context& ctx, Dims3 in, int kernel, int stride,
+                                     Format format) {
+  return std::make_unique<Pool>(ctx, in, true, kernel, kernel, stride, format);
+}
+std::unique_ptr<Layer> makeGlobalAvgPool(Context& ctx, Dims3 in, Format format) {
+  return std::make_unique<Pool>(ctx, in, false, in.h, in.w, 1, format);
 }
 std::unique_ptr<Layer> makeLinear(Context& ctx, Dims3 in, int out, bool bias) {
   return std::make_unique<Linear>(ctx, in, out, bias);
 }
-std::unique_ptr<Layer> makeBatchNorm2d(Context& ctx, Dims3 in, float momentum, float eps) {
-  return std::make_unique<BatchNorm2d>(ctx, in, momentum, eps);
+std::unique_ptr<Layer> makeBatchNorm2d(Context& ctx, Dims3 in, float momentum, float eps,
+                                       Format format) {
+  return std::make_unique<BatchNorm2d>(ctx, in, momentum, eps, format);
 }
 std::unique_ptr<Layer> makeDropout(Dims3 in, float p, bool channelwise, uint64_t seed) {
   return std::make_unique<Dropout>(in, p, channelwise, seed);
 }
 std::unique_ptr<Layer> makeFlatten(Dims3 in) { return std::make_unique<Flatten>(in); }
-std::unique_ptr<Layer> makeBasicBlock(Context& ctx, Dims3 in, int outChannels, int stride) {
-  return std::make_unique<BasicBlock>(ctx, in, outChannels, stride);
+std::unique_ptr<Layer> makeBasicBlock(Context& ctx, Dims3 in, int outChannels, int stride,
+                                      Format format) {
+  return std::make_unique<BasicBlock>(ctx, in, outChannels, stride, format);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -29,6 +29,13 @@ struct Dims3 {
 
 enum class Init { kUniformFanIn, kOnes, kZeros };
 
+// Memory format of the activations a layer reads and writes. kNchw is plain NCHW. kBlocked16 is
+// oneDNN's nChw16c (channels in blocks of 16 innermost): it needs C % 16 == 0, holds exactly
+// N*C*H*W floats, and is byte-identical to NCHW when H == W == 1. Nets whose channel counts are
+// multiples of 16 (resnet20) keep activations blocked end to end, so no reorders run between
+// layers and BatchNorm/ReLU/pooling use their blocked JIT kernels.
+enum class Format { kNchw, kBlocked16 };
+
 // A tensor a layer declares; the model gives it a slot in the flat buffer.
 struct ParamSpec {
   std::string name;            // relative to the layer: "weight", "bias", "running_mean", ...
@@ -66,16 +73,22 @@ class Layer {
   virtual void reseed(uint64_t /*seed*/) {}
 };
 
+struct ConvFormats {
+  Format src = Format::kNchw;
+  Format dst = Format::kNchw;
+};
 std::unique_ptr<Layer> makeConv2d(Context& ctx, Dims3 in, int outChannels, int kernel,
-                                  int stride = 1, int padding = 0, bool bias = true);
-std::unique_ptr<Layer> makeReLU(Context& ctx, Dims3 in);
-std::unique_ptr<Layer> makeMaxPool2d(Context& ctx, Dims3 in, int kernel, int stride);
+                                  int stride = 1, int padding = 0, bool bias = true,
+                                  ConvFormats formats = {});
+std::unique_ptr<Layer> makeReLU(Context& ctx, Dims3 in, Format format = Format::kNchw);
+std::unique_ptr<Layer> makeMaxPool2d(Context& ctx, Dims3 in, int kernel, int stride,
+                                     Format format = Format::kNchw);
 // Global average pool: {C,H,W} -> {C,1,1}.
-std::unique_ptr<Layer> makeGlobalAvgPool(Context& ctx, Dims3 in);
+std::unique_ptr<Layer> makeGlobalAvgPool(Context& ctx, Dims3 in, Format format = Format::kNchw);
 // Fully connected on the flattened sample: {C,H,W} -> {out,1,1}; weight shape {out, C*H*W}.
 std::unique_ptr<Layer> makeLinear(Context& ctx, Dims3 in, int out, bool bias = true);
 std::unique_ptr<Layer> makeBatchNorm2d(Context& ctx, Dims3 in, float momentum = 0.1f,
-                                       float eps = 1e-5f);
+                                       float eps = 1e-5f, Format format = Format::kNchw);
 // Inverted dropout with drop probability p; channelwise = Dropout2d (whole feature maps).
 std::unique_ptr<Layer> makeDropout(Dims3 in, float p, bool channelwise, uint64_t seed);
 // {C,H,W} -> {C*H*W,1,1}; a view.
@@ -110,6 +123,8 @@ class Sequential final : public Layer {
 // He et al. CIFAR basic block: conv3x3(stride)-BN-ReLU-conv3x3-BN, plus identity or (when the
 // shape changes) 1x1 conv(stride)-BN projection shortcut, then add and ReLU. Tensor names
 // follow PyTorch: conv1, bn1, conv2, bn2, shortcut.0, shortcut.1.
-std::unique_ptr<Layer> makeBasicBlock(Context& ctx, Dims3 in, int outChannels, int stride);
+// Works in either format (the residual add and ReLU are elementwise over same-format buffers).
+std::unique_ptr<Layer> makeBasicBlock(Context& ctx, Dims3 in, int outChannels, int stride,
+                                      Format format = Format::kNchw);
 
 }  // namespace murmur::nn

@@ -58,20 +58,24 @@ std::unique_ptr<Sequential> buildMnistCnn(Context& ctx, uint64_t seed) {
 }
 
 // He et al. 2016, CIFAR ResNet-20 with projection (1x1 conv + BN) shortcuts at stage starts.
+// Activations stay in oneDNN's blocked nChw16c format from conv1's dst to the global pool (all
+// widths are multiples of 16); the pooled {N,64,1,1} is byte-identical to NCHW, so fc reads it
+// as plain.
 std::unique_ptr<Sequential> buildResnet20(Context& ctx, uint64_t) {
+  constexpr Format kB = Format::kBlocked16;
   auto net = std::make_unique<Sequential>(Dims3{3, 32, 32});
-  net->add("conv1", makeConv2d(ctx, net->outDims(), 16, 3, 1, 1, false));
-  net->add("bn1", makeBatchNorm2d(ctx, net->outDims()));
-  net->add("relu", makeReLU(ctx, net->outDims()));
+  net->add("conv1", makeConv2d(ctx, net->outDims(), 16, 3, 1, 1, false, {Format::kNchw, kB}));
+  net->add("bn1", makeBatchNorm2d(ctx, net->outDims(), 0.1f, 1e-5f, kB));
+  net->add("relu", makeReLU(ctx, net->outDims(), kB));
   const int widths[3] = {16, 32, 64};
   for (int stage = 0; stage < 3; ++stage) {
     for (int b = 0; b < 3; ++b) {
       const int stride = (stage > 0 && b == 0) ? 2 : 1;
       net->add(fmt::format("layer{}.{}", stage + 1, b),
-               makeBasicBlock(ctx, net->outDims(), widths[stage], stride));
+               makeBasicBlock(ctx, net->outDims(), widths[stage], stride, kB));
     }
   }
-  net->add("avgpool", makeGlobalAvgPool(ctx, net->outDims()));
+  net->add("avgpool", makeGlobalAvgPool(ctx, net->outDims(), kB));
   net->add("flatten", makeFlatten(net->outDims()));
   net->add("fc", makeLinear(ctx, net->outDims(), 10));
   return net;
