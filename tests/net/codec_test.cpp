@@ -92,6 +92,32 @@ TEST(Codec, KeyframeAndMaskedUpdatesRoundTrip) {
   }
 }
 
+// Bulk encodes skip zero-filling the values blob; every other byte (struct fields, blob
+// padding, the unused tail) must still be zero, or heap garbage would go on the wire.
+TEST(Codec, EncodingIsDeterministicWhateverTheHeapHeld) {
+  for (size_t n : {1u, 3u, 5u, 1000u, 1001u}) {
+    for (bool fp16 : {false, true}) {
+      auto in = makeUpdate(UpdateKind::kDense, randomFloats(n, static_cast<uint32_t>(n)));
+      in.fp16 = fp16;
+      Bytes first = encodePayload(Message(in));
+      for (int round = 0; round < 4; ++round) {
+        {  // leave recognisable garbage in freed blocks of about the payload's size
+          std::vector<Bytes> junk;
+          for (int k = 0; k < 8; ++k) junk.emplace_back(first.size() + 64 * k, uint8_t{0xA5});
+        }
+        EXPECT_EQ(encodePayload(Message(in)), first) << n << (fp16 ? " fp16" : " f32");
+      }
+    }
+  }
+}
+
+TEST(Codec, DenseUpdateCostsFourBytesPerValuePlusASmallHeader) {
+  auto in = makeUpdate(UpdateKind::kDense, randomFloats(100000, 14));
+  size_t size = encodePayload(Message(in)).size();
+  EXPECT_GE(size, 400000u);
+  EXPECT_LE(size, 400000u + 96);
+}
+
 TEST(Codec, EmptyDenseUpdateRoundTrips) {
   auto in = makeUpdate(UpdateKind::kDense, {});
   auto out = roundTrip(in);
