@@ -414,7 +414,9 @@ struct Connection : std::enable_shared_from_this<Connection> {
       t.event(peer->id, PeerEvent::Kind::kDown, reason);
     } else if (!t.stopping) {
       spdlog::warn("node {}: handshake with {} failed: {}", t.cfg.self, who(), reason);
-      if (reason != peer->lastFailure) {
+      // Reported once per distinct reason, and never while the peer is up on another
+      // connection (a stranger claiming its id must not take it down in the trainer's eyes).
+      if (reason != peer->lastFailure && !peer->up.load()) {
         peer->lastFailure = reason;
         t.event(peer->id, PeerEvent::Kind::kDown, "handshake failed: " + reason);
       }
@@ -501,7 +503,12 @@ TcpTransport::Impl::Impl(TcpTransportConfig c)
     shaper = std::make_unique<LinkShaper>(*cfg.faults, cfg.faultSeed, SteadyClock::instance());
   }
   try {
-    asio::ip::tcp::endpoint ep(asio::ip::make_address(cfg.listenHost), cfg.listenPort);
+    asio::ip::tcp::resolver resolver(io);
+    auto results = resolver.resolve(cfg.listenHost, std::to_string(cfg.listenPort),
+                                    asio::ip::resolver_base::passive);
+    MURMUR_ENFORCE(!results.empty(), IoError, "node {}: listen host '{}' resolves to nothing",
+                   cfg.self, cfg.listenHost);
+    asio::ip::tcp::endpoint ep = results.begin()->endpoint();
     acceptor.open(ep.protocol());
     acceptor.set_option(asio::ip::tcp::acceptor::reuse_address(true));
     acceptor.bind(ep);

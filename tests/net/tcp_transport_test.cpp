@@ -230,6 +230,26 @@ TEST(TcpTransportTest, SilentPeerTimesOut) {
   EXPECT_TRUE(timedOut);
 }
 
+TEST(TcpTransportTest, BadConfigsAreRefusedUpFront) {
+  auto cfg = configFor(0, {1}, {});
+  TcpTransport first(cfg);
+  auto taken = configFor(2, {1}, {});
+  taken.listenPort = first.port();
+  EXPECT_THROW(TcpTransport{taken}, IoError);  // port in use
+  auto self = configFor(3, {3}, {});
+  EXPECT_THROW(TcpTransport{self}, InputError);
+  auto twice = configFor(3, {1, 1}, {});
+  EXPECT_THROW(TcpTransport{twice}, InputError);
+  auto shortSecret = configFor(3, {1}, {});
+  shortSecret.secret = "short";
+  EXPECT_THROW(TcpTransport{shortSecret}, InputError);
+  auto timeouts = configFor(3, {1}, {});
+  timeouts.peerTimeout = timeouts.heartbeatInterval;
+  EXPECT_THROW(TcpTransport{timeouts}, InputError);
+  std::vector<NodeId> stranger{9};
+  EXPECT_THROW(first.send(stranger, Heartbeat{}), InputError);
+}
+
 // --- Handshake refusals ----------------------------------------------------------------------
 
 std::string downReason(Transport& t, NodeId peer) {
