@@ -148,6 +148,12 @@ struct Model::Impl {
   FloatBuffer params, grads, buffers;
   std::array<int, 3> input{};
   int classes = 0;
+  // OpenMP's thread count is per calling thread, and oneDNN primitives must run with the count
+  // they were created with; so every entry point re-applies it on whatever thread calls.
+  int threads = 1;
+  void enterThread() const {
+    if (numThreads() != threads) setNumThreads(threads);
+  }
   struct LossPlan {
     int batch = 0;
     FloatBuffer logits, diffLogits;
@@ -180,8 +186,9 @@ std::unique_ptr<Model> Model::create(const std::string& name, uint64_t seed) {
   }
   MURMUR_ENFORCE(entry != nullptr, InputError, "unknown model '{}'; known models: {}", name,
                  fmt::join(names(), ", "));
-  setNumThreads(threadsFromEnv(1));
   auto impl = std::make_unique<Impl>();
+  impl->threads = threadsFromEnv(1);
+  impl->enterThread();
   impl->name = name;
   impl->ctx = makeContext();
   impl->net = entry->build(*impl->ctx, seed);
@@ -234,18 +241,22 @@ float Model::trainStep(const float* src, const int32_t* labels, int batch, int* 
                    "trainStep({}): label {} of sample {} is outside [0, {})", impl_->name,
                    labels[b], b, impl_->classes);
   }
+  impl_->enterThread();
   auto& lp = impl_->lossPlan(batch);
-  impl_->net->forward(batch, src, lp.logits.data(), true);
-  const float loss = softmaxCrossEntropy(lp.logits.data(), labels, batch, impl_->classes,
-                                         lp.diffLogits.data(), correct);
-  impl_->net->backward(batch, src, lp.logits.data(), lp.diffLogits.data(), nullptr);
-  return loss;
+  return dnnlCall("trainStep", [&] {
+    impl_->net->forward(batch, src, lp.logits.data(), true);
+    const float loss = softmaxCrossEntropy(lp.logits.data(), labels, batch, impl_->classes,
+                                           lp.diffLogits.data(), correct);
+    impl_->net->backward(batch, src, lp.logits.data(), lp.diffLogits.data(), nullptr);
+    return loss;
+  });
 }
 
 void Model::infer(const float* src, int batch, float* dst) {
   MURMUR_ENFORCE(src != nullptr && dst != nullptr && batch >= 1, InputError,
                  "infer({}): needs src, dst and batch >= 1 (got batch {})", impl_->name, batch);
-  impl_->net->forward(batch, src, dst, false);
+  impl_->enterThread();
+  dnnlCall("infer", [&] { impl_->net->forward(batch, src, dst, false); });
 }
 
 Model::EvalResult Model::evaluate(const float* src, const int32_t* labels, size_t n, int chunk) {

@@ -290,3 +290,69 @@ TEST(Model, Lenet5GradientsMatchFiniteDifferences) {
 
 }  // namespace
 }  // namespace murmur::nn
+
+#include <thread>
+
+namespace murmur::nn {
+namespace {
+
+TEST(Model, TrainsOnAnotherThreadLikeOnTheCreatingThread) {
+  // node/ creates the model on one thread and trains it on a trainer thread.
+  const int n = 6;
+  auto a = Model::create("resnet20", 3);
+  auto b = Model::create("resnet20", 3);
+  auto batch = randomBatch(*a, n, 4);
+  float la = a->trainStep(batch.src.data(), batch.labels.data(), n);
+  float lb = 0;
+  std::thread t([&] { lb = b->trainStep(batch.src.data(), batch.labels.data(), n); });
+  t.join();
+  EXPECT_EQ(la, lb);
+  EXPECT_TRUE(std::equal(a->grads().begin(), a->grads().end(), b->grads().begin()));
+  EXPECT_TRUE(std::equal(a->buffers().begin(), a->buffers().end(), b->buffers().begin()));
+}
+
+}  // namespace
+}  // namespace murmur::nn
+
+#include <cstdlib>
+
+#include "nn/runtime.hpp"
+
+namespace murmur::nn {
+namespace {
+
+TEST(Model, TrainStepUpdatesBatchNormBuffersInferDoesNot) {
+  auto m = Model::create("resnet20", 3);
+  auto b = randomBatch(*m, 4, 1);
+  std::vector<float> before(m->buffers().begin(), m->buffers().end());
+  std::vector<float> logits(40);
+  m->infer(b.src.data(), 4, logits.data());
+  EXPECT_TRUE(std::equal(before.begin(), before.end(), m->buffers().begin()));
+  m->trainStep(b.src.data(), b.labels.data(), 4);
+  const auto& t = m->bufferLayout().tensors[0];  // bn1.running_mean
+  double moved = 0;
+  for (size_t i = 0; i < t.numel; ++i) moved += std::abs(m->buffers()[t.offset + i] - before[t.offset + i]);
+  EXPECT_GT(moved, 0.0);
+  // Parameters are untouched by trainStep (the optimizer owns updates).
+  auto fresh = Model::create("resnet20", 3);
+  EXPECT_TRUE(std::equal(fresh->params().begin(), fresh->params().end(), m->params().begin()));
+}
+
+TEST(Runtime, ThreadsFromEnv) {
+  ::unsetenv("MURMUR_THREADS");
+  EXPECT_EQ(threadsFromEnv(1), 1);
+  EXPECT_EQ(threadsFromEnv(3), 3);
+  ::setenv("MURMUR_THREADS", "2", 1);
+  EXPECT_EQ(threadsFromEnv(1), 2);
+  ::setenv("MURMUR_THREADS", "two", 1);
+  EXPECT_THROW(threadsFromEnv(1), InputError);
+  ::setenv("MURMUR_THREADS", "0", 1);
+  EXPECT_THROW(threadsFromEnv(1), InputError);
+  ::unsetenv("MURMUR_THREADS");
+  setNumThreads(1);
+  EXPECT_EQ(numThreads(), 1);
+  EXPECT_THROW(setNumThreads(0), InputError);
+}
+
+}  // namespace
+}  // namespace murmur::nn
