@@ -3,6 +3,7 @@
 // through a Gossip policy: the nodes should agree (consensus distance falls) and their average
 // should approach mean(c). Shared by the fake-transport and the in-memory-transport tests.
 
+#include <atomic>
 #include <barrier>
 #include <cmath>
 #include <memory>
@@ -79,12 +80,29 @@ inline ConsensusResult runConsensus(const MethodConfig& method,
                                                SteadyClock::instance()));
   }
   std::barrier sync(static_cast<std::ptrdiff_t>(n));
+  std::atomic<int> notReady{0};
   std::vector<std::thread> threads;
   for (size_t i = 0; i < n; ++i) {
     threads.emplace_back([&, i] {
       std::vector<float> grad(layout.total);
-      r.startedInSync[i] = gossips[i]->awaitNeighbours(std::chrono::seconds(10));
-      if (lockStep) sync.arrive_and_wait();
+      if (lockStep) {
+        // Short waits in rounds until every node holds all replicas: a node that waited at the
+        // barrier instead would not answer a neighbour whose keyframe was lost on the way.
+        for (int attempt = 0; attempt < 200; ++attempt) {
+          if (!gossips[i]->awaitNeighbours(std::chrono::milliseconds(20))) ++notReady;
+          sync.arrive_and_wait();
+          const bool all = notReady.load() == 0;
+          sync.arrive_and_wait();
+          if (i == 0) notReady = 0;
+          sync.arrive_and_wait();
+          if (all) {
+            r.startedInSync[i] = 1;
+            break;
+          }
+        }
+      } else {
+        r.startedInSync[i] = gossips[i]->awaitNeighbours(std::chrono::milliseconds(300));
+      }
       for (uint64_t k = 0; k < steps; ++k) {
         for (size_t p = 0; p < grad.size(); ++p) grad[p] = x[i][p] - c[i][p];
         gossips[i]->beforeUpdate(k);
