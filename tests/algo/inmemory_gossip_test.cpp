@@ -111,7 +111,7 @@ TEST(InMemoryGossip, LossyDuplicatingReorderingLinksAreRepaired) {
     auto transports = endpoints(network, 4);
     MethodConfig method = parseMethod(name);
     method.topKFraction = 0.3;
-    method.keyframeRetry = std::chrono::milliseconds(20);
+    method.keyframeRetry = std::chrono::milliseconds(2);
     const auto r = testing::runConsensus(method, adj, transports, {20, 7, 3}, 300, 0.05);
     uint64_t repairs = 0, gaps = 0;
     for (const auto& s : r.stats) {

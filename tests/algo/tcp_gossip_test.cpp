@@ -1,0 +1,78 @@
+// Gossip over net/'s TCP transport on loopback: real sockets, MACs, heartbeats (which the write
+// queue folds together) and update merging.
+
+#include <map>
+
+#include <gtest/gtest.h>
+
+#include "consensus_runner.hpp"
+#include "net/tcp_transport.hpp"
+
+namespace murmur::algo {
+namespace {
+
+using testing::FakeNetwork;
+using namespace std::chrono_literals;
+
+// Higher ids accept and lower ids dial, so starting from the highest id every dialled port is
+// known: ephemeral ports only.
+std::vector<std::unique_ptr<Transport>> tcpRing(const std::vector<std::vector<NodeId>>& adj) {
+  std::vector<std::unique_ptr<Transport>> nodes(adj.size());
+  std::map<NodeId, uint16_t> ports;
+  for (size_t i = adj.size(); i-- > 0;) {
+    net::TcpTransportConfig c;
+    c.self = static_cast<NodeId>(i);
+    c.listenHost = "127.0.0.1";
+    c.listenPort = 0;
+    for (NodeId n : adj[i]) {
+      c.neighbours.push_back({n, "127.0.0.1", ports.count(n) ? ports.at(n) : uint16_t{0}});
+    }
+    c.clusterId = "algo-test";
+    c.modelFingerprint = 42;
+    c.secret = "algo tests share this secret";
+    c.heartbeatInterval = 20ms;
+    c.peerTimeout = 2000ms;
+    c.reconnectBackoffMin = 10ms;
+    c.reconnectBackoffMax = 100ms;
+    auto t = std::make_unique<net::TcpTransport>(c);
+    ports[c.self] = t->port();
+    nodes[i] = std::move(t);
+  }
+  return nodes;
+}
+
+class ConsensusTcp : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ConsensusTcp, FourNodeRingOnLoopback) {
+  const auto adj = FakeNetwork::ring(4);
+  auto transports = tcpRing(adj);
+  MethodConfig method = parseMethod(GetParam());
+  method.topKFraction = 0.3;
+  method.maskEvery = 5;
+  const auto r = testing::runConsensus(method, adj, transports, {20, 7, 3}, 150, 0.05);
+  std::printf("%-15s tcp: consensus %.3g -> %.3g (no gossip: %.3g), |mean x - mean c|^2 %.3g\n",
+              GetParam().c_str(), r.initial, r.final, r.targetSpread, r.meanError);
+  for (uint8_t ok : r.startedInSync) EXPECT_TRUE(ok);
+  EXPECT_LT(r.final, 0.05 * r.initial);
+  EXPECT_LT(r.final, 0.5 * r.targetSpread);
+  EXPECT_LT(r.meanError, 0.5 * r.initialMeanError);
+  for (const auto& s : r.stats) {
+    EXPECT_EQ(s.roundWaitTimeouts, 0u);
+    EXPECT_EQ(s.voteTimeouts, 0u);
+    EXPECT_EQ(s.updatesRejected, 0u);
+  }
+  for (auto& t : transports) t->close("test over", 500ms);
+}
+
+INSTANTIATE_TEST_SUITE_P(SomeMethods, ConsensusTcp,
+                         ::testing::Values("dpsgd", "eventgrad-vote", "local-sgd", "aet-sgd"),
+                         [](const auto& param) {
+                           std::string s = param.param;
+                           for (auto& ch : s) {
+                             if (ch == '-') ch = '_';
+                           }
+                           return s;
+                         });
+
+}  // namespace
+}  // namespace murmur::algo
