@@ -544,6 +544,9 @@ class BatchNorm2d final : public Layer {
     Plan& pl = plan(batch);
     pl.src.set_data_handle(const_cast<float*>(src));
     pl.diffDst.set_data_handle(const_cast<float*>(diff_dst));
+    if (diff_src == nullptr && pl.sink.size() == 0) {
+      pl.sink = FloatBuffer(static_cast<size_t>(batch) * in_.size());
+    }
     pl.diffSrc.set_data_handle(diff_src != nullptr ? diff_src : pl.sink.data());
     pl.bwd.run(ctx_, "batchnorm backward");
   }
@@ -552,7 +555,7 @@ class BatchNorm2d final : public Layer {
   struct Plan {
     int batch = 0;
     memory src, dst, diffDst, diffSrc, mean, var, scale, shift, diffScale, diffShift, rMean, rVar;
-    FloatBuffer sink;  // diff_src when the caller does not want it
+    FloatBuffer sink;  // diff_src when the caller does not want it (allocated on first need)
     Exec fwdTrain, fwdInfer, bwd;
   };
   Plan& plan(int batch) {
@@ -576,7 +579,6 @@ class BatchNorm2d final : public Layer {
         for (memory* m : {&pl->src, &pl->dst, &pl->diffDst, &pl->diffSrc}) {
           *m = memory(md, eng, DNNL_MEMORY_NONE);
         }
-        pl->sink = FloatBuffer(static_cast<size_t>(batch) * in_.size());
         pl->mean = memory(cMd, eng);
         pl->var = memory(cMd, eng);
         pl->scale = memory(cMd, eng, scale_);
@@ -771,6 +773,14 @@ class BasicBlock final : public Layer {
   void backward(int batch, const float* src, const float* dst, const float* diff_dst,
                 float* diff_src) override {
     Plan& pl = plan(batch);
+    if (pl.diffSum.size() == 0) {
+      // Gradient buffers only for batch sizes that train (evaluation chunks never need them).
+      const size_t nOut = static_cast<size_t>(batch) * out_.size();
+      const size_t nIn = static_cast<size_t>(batch) * in_.size();
+      pl.diffSum = FloatBuffer(nOut);
+      pl.diffMain = FloatBuffer(nIn);
+      if (shortcut_) pl.diffSc = FloatBuffer(nIn);
+    }
     float* g = pl.diffSum.data();
     const size_t n = pl.diffSum.size();
     for (size_t i = 0; i < n; ++i) g[i] = dst[i] > 0.f ? diff_dst[i] : 0.f;
@@ -798,14 +808,8 @@ class BasicBlock final : public Layer {
       auto pl = std::make_unique<Plan>();
       pl->batch = batch;
       const size_t nOut = static_cast<size_t>(batch) * out_.size();
-      const size_t nIn = static_cast<size_t>(batch) * in_.size();
       pl->mainOut = FloatBuffer(nOut);
-      pl->diffSum = FloatBuffer(nOut);
-      pl->diffMain = FloatBuffer(nIn);
-      if (shortcut_) {
-        pl->scOut = FloatBuffer(nOut);
-        pl->diffSc = FloatBuffer(nIn);
-      }
+      if (shortcut_) pl->scOut = FloatBuffer(nOut);
       return pl;
     });
   }
@@ -856,12 +860,26 @@ std::unique_ptr<Layer> makeBasicBlock(Context& ctx, Dims3 in, int outChannels, i
 }
 
 // ---------------------------------------------------------------------------------------------
-// Activation slots: output of layer i lives in slot_[i] (view layers reuse their input's slot;
-// -1 = the caller's src / diff_src). The last layer writes to the caller's dst.
+// Memory: training keeps every intermediate activation (backward needs them): act[slot[i]] is
+// the output of layer i (view layers reuse their input's slot; -1 = the caller's src). Inference
+// and the backward pass's diffs only ever need two live tensors, so they ping-pong between two
+// buffers of the largest intermediate size. All are allocated on first use per batch size, so a
+// batch size that is only evaluated never allocates training storage.
 struct Sequential::Plan {
   int batch = 0;
-  std::vector<FloatBuffer> act, diff;
+  std::vector<FloatBuffer> act;
+  FloatBuffer ping[2];
   std::vector<int> slot;
+  size_t numSlots = 0;
+  size_t maxIntermediate = 0;
+
+  float* other(const float* cur) {
+    if (ping[0].size() == 0) {
+      ping[0] = FloatBuffer(maxIntermediate);
+      ping[1] = FloatBuffer(maxIntermediate);
+    }
+    return cur == ping[0].data() ? ping[1].data() : ping[0].data();
+  }
 };
 
 Sequential::Sequential(Dims3 in) : in_(in) {}
@@ -920,10 +938,9 @@ Sequential::Plan& Sequential::plan(int batch) {
       if (layers_[i].second->isView()) {
         pl->slot[i] = i == 0 ? -1 : pl->slot[i - 1];
       } else {
-        pl->slot[i] = static_cast<int>(pl->act.size());
-        const size_t n = static_cast<size_t>(batch) * layers_[i].second->outDims().size();
-        pl->act.emplace_back(n);
-        pl->diff.emplace_back(n);
+        pl->slot[i] = static_cast<int>(pl->numSlots++);
+        pl->maxIntermediate = std::max(
+            pl->maxIntermediate, static_cast<size_t>(batch) * layers_[i].second->outDims().size());
       }
     }
     return pl;
@@ -933,11 +950,18 @@ Sequential::Plan& Sequential::plan(int batch) {
 void Sequential::forward(int batch, const float* src, float* dst, bool training) {
   Plan& pl = plan(batch);
   const size_t L = layers_.size();
+  if (training && pl.act.empty()) {
+    for (size_t i = 0; i + 1 < L; ++i) {
+      if (!layers_[i].second->isView()) {
+        pl.act.emplace_back(static_cast<size_t>(batch) * layers_[i].second->outDims().size());
+      }
+    }
+  }
   const float* cur = src;
   for (size_t i = 0; i < L; ++i) {
     Layer& l = *layers_[i].second;
     if (l.isView()) continue;  // never last (checked in plan)
-    float* out = i + 1 == L ? dst : pl.act[pl.slot[i]].data();
+    float* out = i + 1 == L ? dst : training ? pl.act[pl.slot[i]].data() : pl.other(cur);
     l.forward(batch, cur, out, training);
     cur = out;
   }
@@ -946,16 +970,18 @@ void Sequential::forward(int batch, const float* src, float* dst, bool training)
 void Sequential::backward(int batch, const float* src, const float* dst, const float* diff_dst,
                           float* diff_src) {
   Plan& pl = plan(batch);
+  MURMUR_CHECK(pl.act.size() == pl.numSlots, "Sequential::backward before a training forward");
   const size_t L = layers_.size();
+  const float* cur = diff_dst;
   for (size_t i = L; i-- > 0;) {
     Layer& l = *layers_[i].second;
     if (l.isView()) continue;
     const int inSlot = i == 0 ? -1 : pl.slot[i - 1];
     const float* lsrc = inSlot < 0 ? src : pl.act[inSlot].data();
     const float* ldst = i + 1 == L ? dst : pl.act[pl.slot[i]].data();
-    const float* ldiffDst = i + 1 == L ? diff_dst : pl.diff[pl.slot[i]].data();
-    float* ldiffSrc = inSlot < 0 ? diff_src : pl.diff[inSlot].data();
-    l.backward(batch, lsrc, ldst, ldiffDst, ldiffSrc);
+    float* ldiffSrc = inSlot < 0 ? diff_src : pl.other(cur);
+    l.backward(batch, lsrc, ldst, cur, ldiffSrc);
+    cur = ldiffSrc;
   }
 }
 
