@@ -356,3 +356,24 @@ TEST(Runtime, ThreadsFromEnv) {
 
 }  // namespace
 }  // namespace murmur::nn
+
+namespace murmur::nn {
+namespace {
+
+TEST(Model, InferenceAndTrainingForwardAgreeWithoutDropoutOrBatchNorm) {
+  // lenet5 has neither, so infer() (ping-pong buffers) and trainStep() (kept activations) must
+  // compute the same logits, hence the same loss and hits.
+  auto m = Model::create("lenet5", 5);
+  const int n = 7;
+  auto b = randomBatch(*m, n, 2);
+  std::vector<float> logits(size_t(n) * 10);
+  m->infer(b.src.data(), n, logits.data());
+  auto eval = m->evaluate(b.src.data(), b.labels.data(), n, n);
+  int correct = 0;
+  const float loss = m->trainStep(b.src.data(), b.labels.data(), n, &correct);
+  EXPECT_NEAR(loss, eval.loss, 1e-5);
+  EXPECT_DOUBLE_EQ(correct / double(n), eval.accuracy);
+}
+
+}  // namespace
+}  // namespace murmur::nn
