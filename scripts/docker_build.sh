@@ -132,4 +132,7 @@ missing="$(docker run --rm --entrypoint /bin/sh "$app_tag" -c 'ldd /usr/local/bi
   rerun with --rebuild-base):
 $missing"
 docker run --rm "$app_tag" --help >/dev/null || die "'murmur --help' fails inside $app_tag"
+# Rebuilding leaves the previous app image untagged; drop such leftovers (only dangling images
+# carrying our label, never anything else).
+docker image prune -f --filter "label=murmur.binary.sha256" >/dev/null || true
 log "built $app_tag; 'murmur --help' runs inside it"
