@@ -123,6 +123,7 @@ struct TcpTransport::Impl {
   TcpTransportConfig cfg;
   std::optional<ClusterSecret> secret;
   std::vector<NodeId> neighbourIds;
+  const Clock* clock;  // fault layer and failure detector time; asio timers only poll it
   std::unique_ptr<LinkShaper> shaper;
 
   asio::io_context io;
@@ -169,7 +170,7 @@ struct Connection : std::enable_shared_from_this<Connection> {
         expected(expectedPeer),
         reader(impl.cfg.limits.maxPayloadBytes, false),
         rbuf(kReadChunk),
-        startNs(nowNs()),
+        startNs(impl.clock->nowNs()),
         lastRxNs(startNs) {}
 
   Impl& t;
@@ -261,7 +262,7 @@ struct Connection : std::enable_shared_from_this<Connection> {
   }
 
   void onFrame(Frame frame) {
-    lastRxNs = nowNs();
+    lastRxNs = t.clock->nowNs();
     if (state == State::kHandshake) {
       onHandshakeFrame(frame);
       return;
@@ -483,6 +484,7 @@ struct Connection : std::enable_shared_from_this<Connection> {
 
 TcpTransport::Impl::Impl(TcpTransportConfig c)
     : cfg(std::move(c)),
+      clock(cfg.clock ? cfg.clock : &SteadyClock::instance()),
       work(asio::make_work_guard(io)),
       acceptor(io),
       hbTimer(io),
@@ -500,7 +502,7 @@ TcpTransport::Impl::Impl(TcpTransportConfig c)
                  InputError, "node {}: peerTimeout ({} ms) must exceed heartbeatInterval ({} ms)",
                  cfg.self, cfg.peerTimeout.count(), cfg.heartbeatInterval.count());
   if (cfg.faults) {
-    shaper = std::make_unique<LinkShaper>(*cfg.faults, cfg.faultSeed, SteadyClock::instance());
+    shaper = std::make_unique<LinkShaper>(*cfg.faults, cfg.faultSeed, *clock);
   }
   try {
     asio::ip::tcp::resolver resolver(io);
@@ -611,7 +613,7 @@ void TcpTransport::Impl::scheduleReconnect(Peer& p) {
 
 void TcpTransport::Impl::tick() {
   if (stopping) return;
-  const int64_t now = nowNs();
+  const int64_t now = clock->nowNs();
   const int64_t hsLimit = std::chrono::nanoseconds(cfg.handshakeTimeout).count();
   const int64_t rxLimit = std::chrono::nanoseconds(cfg.peerTimeout).count();
   std::vector<std::shared_ptr<Connection>> snapshot(conns.begin(), conns.end());
@@ -653,7 +655,7 @@ void TcpTransport::Impl::pump(Connection& c) {
   }
   if (c.state != Connection::State::kUp) return;
   Peer& p = *c.peer;
-  const int64_t now = nowNs();
+  const int64_t now = clock->nowNs();
   bool queueNonEmpty = false;
   for (;;) {
     if (!c.pending.empty() && c.pending.begin()->first <= now) {
@@ -685,7 +687,11 @@ void TcpTransport::Impl::pump(Connection& c) {
   int64_t next = c.pending.empty() ? INT64_MAX : c.pending.begin()->first;
   if (queueNonEmpty) next = std::min(next, c.linkFreeNs);
   if (next == INT64_MAX) return;
-  c.shapeTimer.expires_after(std::chrono::nanoseconds(std::max<int64_t>(0, next - now)));
+  int64_t waitNs = std::max<int64_t>(0, next - now);
+  // A clock other than the steady one (a test's ManualClock) moves without telling anyone:
+  // look again every 2 ms of real time.
+  if (clock != &SteadyClock::instance()) waitNs = std::min<int64_t>(waitNs, 2000000);
+  c.shapeTimer.expires_after(std::chrono::nanoseconds(waitNs));
   c.shapeTimer.async_wait([conn = c.shared_from_this()](std::error_code ec) {
     if (!ec) conn->t.pump(*conn);
   });

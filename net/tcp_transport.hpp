@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "common/clock.hpp"
 #include "common/transport.hpp"
 #include "net/codec.hpp"
 #include "net/fault.hpp"
@@ -54,6 +55,10 @@ struct TcpTransportConfig {
   std::chrono::milliseconds handshakeTimeout{3000};
   std::optional<FaultScenario> faults;
   uint64_t faultSeed = 0;
+  // Time for the fault layer and the failure detector (heartbeat age, handshake timeout);
+  // nullptr: SteadyClock. Tests pass a ManualClock to step delays deterministically. Must
+  // outlive the transport.
+  const Clock* clock = nullptr;
   DecodeLimits limits;  // frames above limits.maxPayloadBytes close the connection
 };
 

@@ -51,7 +51,7 @@ TcpTransportConfig configFor(NodeId self, const std::vector<NodeId>& nbrs,
   c.modelFingerprint = 0xC0FFEE;
   c.secret = kSecret;
   c.heartbeatInterval = 50ms;
-  c.peerTimeout = 1000ms;
+  c.peerTimeout = 3000ms;  // generous: CI cores are shared
   c.reconnectBackoffMin = 10ms;
   c.reconnectBackoffMax = 100ms;
   c.handshakeTimeout = 1000ms;
@@ -586,6 +586,26 @@ TEST(TcpFaultTest, DelayAndJitterOnTheWire) {
     EXPECT_GE(d.count(), 79) << "seq " << seq;
     EXPECT_LE(d.count(), 400) << "seq " << seq;  // generous: shared CI cores
   }
+}
+
+TEST(TcpFaultTest, DelayFollowsTheTransportsManualClock) {
+  ManualClock clock;
+  clock.set(5000000000);
+  Cluster c({{1}, {0}}, [&](TcpTransportConfig& cfg) {
+    cfg.clock = &clock;
+    cfg.faults = FaultScenario::parse("link 0->1 delay=50ms jitter=20ms");
+  });
+  Seen s0, s1;
+  ASSERT_TRUE(waitUp(c[0], s0, {1}));
+  ASSERT_TRUE(waitUp(c[1], s1, {0}));
+  for (int i = 0; i < 10; ++i) c[0].send(one(1), dense(0, static_cast<uint64_t>(i), {1.f}));
+  pollUntil(c[1], s1, [] { return false; }, 100ms);  // real time passes, the clock does not
+  EXPECT_EQ(s1.countOf<TensorUpdate>(), 0u);
+  clock.advance(49ms);
+  pollUntil(c[1], s1, [] { return false; }, 50ms);
+  EXPECT_EQ(s1.countOf<TensorUpdate>(), 0u);  // still before the fixed delay
+  clock.advance(21ms);                        // past delay + jitter
+  EXPECT_TRUE(pollUntil(c[1], s1, [&] { return s1.countOf<TensorUpdate>() == 10; }, 3000ms));
 }
 
 TEST(TcpFaultTest, DuplicationAndReordering) {
