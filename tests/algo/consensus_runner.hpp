@@ -88,7 +88,7 @@ inline ConsensusResult runConsensus(const MethodConfig& method,
       if (lockStep) {
         // Short waits in rounds until every node holds all replicas: a node that waited at the
         // barrier instead would not answer a neighbour whose keyframe was lost on the way.
-        for (int attempt = 0; attempt < 200; ++attempt) {
+        for (int attempt = 0; attempt < 500; ++attempt) {  // at most ~10 s
           if (!gossips[i]->awaitNeighbours(std::chrono::milliseconds(20))) ++notReady;
           sync.arrive_and_wait();
           const bool all = notReady.load() == 0;
