@@ -102,6 +102,12 @@ void validate(const MethodConfig& c) {
   MURMUR_ENFORCE(c.aet.a > 0.0 && c.aet.m >= 0.0 && c.aet.p >= 0.0, InputError,
                  "method '{}': AET-SGD needs a > 0, m >= 0, p >= 0 (got a={}, m={}, p={})", c.name,
                  c.aet.a, c.aet.m, c.aet.p);
+  MURMUR_ENFORCE(c.mixing != MixCadence::kAtRound || c.trigger == TriggerKind::kPeriodic ||
+                     c.trigger == TriggerKind::kAetRounds,
+                 InputError,
+                 "method '{}': mixing 'at-round' needs a round-based trigger (periodic or "
+                 "aet-rounds), not '{}'; use 'every-step'",
+                 c.name, toString(c.trigger));
   MURMUR_ENFORCE(c.roundDeadline.count() >= 0 && c.voteDeadline.count() >= 0 &&
                      c.keyframeRetry.count() > 0,
                  InputError, "method '{}': deadlines must be >= 0 ms and keyframe retry > 0 ms",

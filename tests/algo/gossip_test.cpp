@@ -411,6 +411,16 @@ TEST(Gossip, AetRoundLeadWaitsForASlowNeighbourUntilTheDeadline) {
   EXPECT_LT(clock.nowNs() - t0, 1'100'000'000);
   EXPECT_EQ(s.rounds, 6u);
   EXPECT_EQ(s.events, 6u * kSizes.size());
+  // A neighbour reported down is not waited for: round 7 (T_7 = 28) ends without a wait.
+  c.net.setAlive(1, false);
+  const int64_t t1 = clock.nowNs();
+  for (uint64_t k = 21; k < 28; ++k) {
+    c.gossips[0]->beforeUpdate(k);
+    c.gossips[0]->afterUpdate(k);
+  }
+  EXPECT_EQ(c.gossips[0]->round(), 7u);
+  EXPECT_EQ(c.gossips[0]->stats().roundWaits, 1u);
+  EXPECT_EQ(clock.nowNs(), t1);
   // The round learning rate: lr_r = lr0 / (1 + 0.01 sqrt(T_{r-1})).
   EXPECT_DOUBLE_EQ(c.gossips[0]->lrScale(16), 1.0 / (1.0 + 0.01 * std::sqrt(15.0)));
   EXPECT_DOUBLE_EQ(Gossip(parseMethod("dpsgd"), c.layout, c.x[1], *c.transports[1],

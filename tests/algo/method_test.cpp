@@ -60,6 +60,13 @@ TEST(Method, ValidateNamesTheBadKnob) {
   c = parseMethod("eventgrad");
   c.eventgrad.horizon = -1;
   EXPECT_THROW(validate(c), InputError);
+  // At-round mixing without rounds would never mix.
+  c = parseMethod("eventgrad");
+  c.mixing = MixCadence::kAtRound;
+  EXPECT_THROW(validate(c), InputError);
+  c = parseMethod("local-sgd");
+  c.mixing = MixCadence::kEveryStep;  // allowed: mixes with replicas up to tau steps old
+  EXPECT_NO_THROW(validate(c));
 }
 
 }  // namespace
