@@ -177,7 +177,6 @@ FaultScenario FaultScenario::parse(const std::string& text, const std::string& o
                      origin, lineNo);
       LinkRule rule;
       rule.link = parseLink(args[0], at);
-      bool holdSet = false;
       for (size_t i = 1; i < args.size(); ++i) {
         size_t eq = args[i].find('=');
         MURMUR_ENFORCE(eq != std::string::npos, InputError, "{}:{}: '{}' must be key=value",
@@ -189,10 +188,8 @@ FaultScenario FaultScenario::parse(const std::string& text, const std::string& o
         else if (key == "jitter") rule.jitterNs = parseDurationNs(val, at, key);
         else if (key == "dup") rule.duplicate = parseProbability(val, at, key);
         else if (key == "reorder") rule.reorder = parseProbability(val, at, key);
-        else if (key == "hold") {
-          rule.reorderHoldNs = parseDurationNs(val, at, key);
-          holdSet = true;
-        } else if (key == "bw") rule.bandwidthBps = parseBytes(val, at, key);
+        else if (key == "hold") rule.reorderHoldNs = parseDurationNs(val, at, key);
+        else if (key == "bw") rule.bandwidthBps = parseBytes(val, at, key);
         else if (key == "burst") rule.burstBytes = parseBytes(val, at, key);
         else
           MURMUR_ENFORCE(false, InputError,
@@ -200,7 +197,6 @@ FaultScenario FaultScenario::parse(const std::string& text, const std::string& o
                          "bw, burst)",
                          origin, lineNo, key);
       }
-      if (!holdSet) rule.reorderHoldNs = 2000000 + rule.delayNs + rule.jitterNs;
       sc.rules.push_back(rule);
     } else if (verb == "partition") {
       Partition p;
@@ -339,7 +335,9 @@ FrameFate LinkShaper::onFrame(NodeId from, NodeId to, size_t bytes) {
   }
   auto arrival = [&](double uJ) {
     int64_t t = base + r.delayNs + static_cast<int64_t>(uJ * static_cast<double>(r.jitterNs));
-    if (uReorder < r.reorder) t += r.reorderHoldNs;
+    if (uReorder < r.reorder) {
+      t += r.reorderHoldNs > 0 ? r.reorderHoldNs : 2000000 + r.delayNs + r.jitterNs;
+    }
     return t;
   };
   fate.releaseNs.push_back(arrival(uJitter1));

@@ -37,7 +37,7 @@ struct LinkRule {
   int64_t jitterNs = 0;        // + uniform [0, jitter]
   double duplicate = 0.0;      // probability a frame is delivered twice
   double reorder = 0.0;        // probability a frame is held back behind later frames
-  int64_t reorderHoldNs = 0;   // how long a reordered frame is held back (default: 2 ms + delay)
+  int64_t reorderHoldNs = 0;   // how long a reordered frame is held back; 0: 2 ms + delay + jitter
   double bandwidthBps = 0.0;   // bytes per second; 0 = unlimited
   double burstBytes = 0.0;     // token bucket depth; 0 = one frame's worth
 };

@@ -142,6 +142,17 @@ TEST(LinkShaperTest, ReorderHoldsFramesBehindLaterOnes) {
   EXPECT_GT(inversions, 100);
 }
 
+TEST(LinkShaperTest, ProgrammaticRuleGetsDefaultHold) {
+  ManualClock clock;
+  FaultScenario sc;
+  LinkRule rule;  // wildcard link, built in code rather than parsed
+  rule.reorder = 1.0;
+  rule.delayNs = 1000000;
+  sc.rules.push_back(rule);
+  LinkShaper shaper(sc, 1, clock);
+  EXPECT_EQ(shaper.onFrame(3, 4, 10).releaseNs.at(0), 4000000);  // delay + hold (2 ms + delay)
+}
+
 TEST(LinkShaperTest, BandwidthCapBoundsBytesOverTime) {
   ManualClock clock;
   // 1 MB/s with a 10 KB bucket; 1000 frames of 1000 bytes offered at once.
