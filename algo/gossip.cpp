@@ -137,8 +137,10 @@ void Gossip::handleEvent(const PeerEvent& event) {
     peer->owedKeyframe[t] = 1;
   }
   if (event.kind == PeerEvent::Kind::kDown) {
-    peer->round = 0;  // a restarted peer may resume from an earlier step
+    // A restarted peer may resume from an earlier step: its rounds and mask epochs restart.
+    peer->round = 0;
     std::fill(peer->deltaStep.begin(), peer->deltaStep.end(), 0);
+    for (auto& m : peer->masks) m.clear();
   }
 }
 
