@@ -243,6 +243,8 @@ struct Connection : std::enable_shared_from_this<Connection> {
                                            : fmt::format("read error: {}", ec.message()));
         return;
       }
+      // Any bytes prove the peer alive, even the middle of a long frame on a slow link.
+      self->lastRxNs = self->t.clock->nowNs();
       try {
         self->reader.feed(std::span<const uint8_t>(self->rbuf.data(), n));
         while (self->state != State::kClosed && !self->closeAfterControl) {
@@ -262,7 +264,6 @@ struct Connection : std::enable_shared_from_this<Connection> {
   }
 
   void onFrame(Frame frame) {
-    lastRxNs = t.clock->nowNs();
     if (state == State::kHandshake) {
       onHandshakeFrame(frame);
       return;
@@ -632,11 +633,13 @@ void TcpTransport::Impl::tick() {
   if (!closingIo) {
     for (auto& [id, p] : peers) {
       if (!p->conn || p->conn->state != Connection::State::kUp) continue;
-      const Message hb = Heartbeat{step.load(), 0, now};
-      auto payload = std::make_shared<const Bytes>(encodePayload(hb));
+      // Any frame proves liveness: only an idle edge needs the transport's own heartbeat.
+      if (p->conn->writing || !p->conn->pending.empty()) continue;
       {
         std::lock_guard lock(p->qmu);
-        if (!p->queue.tryMerge(hb, payload)) p->queue.append(OutFrame::of(hb, payload));
+        if (!p->queue.empty()) continue;
+        const Message hb = Heartbeat{step.load(), 0, now};
+        p->queue.append(OutFrame::of(hb, std::make_shared<const Bytes>(encodePayload(hb))));
       }
       pump(*p->conn);
     }

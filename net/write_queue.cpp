@@ -101,13 +101,21 @@ void WriteQueue::replace(size_t index, OutFrame frame) {
 }
 
 bool WriteQueue::tryMerge(const Message& message, const std::shared_ptr<const Bytes>& payload) {
-  if (std::holds_alternative<Heartbeat>(message)) {
+  if (const auto* hb = std::get_if<Heartbeat>(&message)) {
     for (size_t i = frames_.size(); i-- > 0;) {
-      if (frames_[i].kind == MessageKind::kHeartbeat) {
+      if (frames_[i].kind != MessageKind::kHeartbeat) continue;
+      // The newer heartbeat wins, but never moves the step or round backwards (the
+      // transport's own idle heartbeats carry round 0; algo's carry its AET-SGD round).
+      const auto old = std::get<Heartbeat>(decodePayload(*frames_[i].payload));
+      if (old.step <= hb->step && old.round <= hb->round) {
         replace(i, OutFrame::of(message, payload));
-        ++merges_;
-        return true;
+      } else {
+        const Message m{Heartbeat{std::max(old.step, hb->step), std::max(old.round, hb->round),
+                                  hb->sentNs}};
+        replace(i, OutFrame::of(m, std::make_shared<const Bytes>(encodePayload(m))));
       }
+      ++merges_;
+      return true;
     }
     return false;
   }

@@ -6,7 +6,7 @@
 //     dense/keyframe + sparse are summed into the last queued update of that tensor;
 //     sparse + dense becomes dense (a delta, summed);
 //   - a keyframe supersedes every queued update of its tensor;
-//   - a heartbeat supersedes a queued heartbeat.
+//   - a heartbeat supersedes a queued heartbeat (keeping the larger step and round).
 // seq becomes the newest seq, merged the sum of the merged counts, step the newest step, so the
 // receiver's gap detection (seq - merged + 1 follows the previous seq) keeps working.
 // Not thread-safe: the transport guards it with its per-peer mutex (the only hand-off between

@@ -178,6 +178,18 @@ TEST(WriteQueueTest, KeyframeSupersedesQueuedUpdatesOfItsTensor) {
   EXPECT_EQ(std::get<TensorUpdate>(out[2]).tensor, 1u);
 }
 
+TEST(WriteQueueTest, HeartbeatsCollapseWithoutGoingBackwards) {
+  Pusher p(1);
+  p.push(Heartbeat{10, 4, 100});  // algo's round heartbeat
+  p.push(Heartbeat{11, 0, 200});  // the transport's idle heartbeat: round 0
+  auto out = p.drain();
+  ASSERT_EQ(out.size(), 1u);
+  const auto& hb = std::get<Heartbeat>(out[0]);
+  EXPECT_EQ(hb.step, 11u);
+  EXPECT_EQ(hb.round, 4u);
+  EXPECT_EQ(hb.sentNs, 200);
+}
+
 TEST(WriteQueueTest, DeltaAfterKeyframeFoldsIntoIt) {
   Pusher p(1);
   p.push(update(UpdateKind::kKeyframe, 2, 4, {1, 2, 3}));
