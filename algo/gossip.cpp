@@ -344,6 +344,13 @@ void Gossip::sendKeyframe(Peer& peer, uint32_t t) {
   stats_.valuesSent += u.values.size();
   const NodeId to[1] = {peer.id};
   transport_.send(to, Message(std::move(u)));
+  if (haveMask_) {
+    // A repaired edge may have missed this epoch's decision (lost, or forgotten by a peer that
+    // went down): resend it so the masked updates that follow decode.
+    transport_.send(to, Message(MaskDecision{t, maskEpoch_,
+                                             static_cast<uint32_t>(layout_.tensors[t].numel),
+                                             ownMask_[t]}));
+  }
   peer.owedKeyframe[t] = 0;
   ++stats_.keyframesSent;
   ++stats_.updateFramesSent;

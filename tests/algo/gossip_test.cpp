@@ -332,6 +332,33 @@ TEST(Gossip, RejectedUpdateIsRepairedByKeyframe) {
   for (float v : c.gossips[1]->replica(0)) EXPECT_TRUE(std::isfinite(v));
 }
 
+TEST(Gossip, LostMaskDecisionIsRepairedWithTheKeyframe) {
+  ManualClock clock;
+  MethodConfig m = parseMethod("eventgrad-vote");
+  m.maskEvery = 4;
+  m.topKFraction = 0.3;
+  m.eventgrad.warmup = 1000;  // every step sends
+  Cluster c(FakeNetwork::ring(2), kSizes, m, clock, &clock, false);
+  int dropped = 0;
+  c.net.setHook([&](NodeId from, NodeId, Message& msg) {
+    auto* d = std::get_if<MaskDecision>(&msg);
+    if (from == 0 && d && d->tensor == 1 && d->epoch == 1 && dropped == 0) {
+      ++dropped;
+      return true;
+    }
+    return false;
+  });
+  runLockStep(c, 10);
+  c.gossips[1]->beforeUpdate(10);
+  EXPECT_EQ(dropped, 1);
+  // The first masked update of epoch 1 cannot be decoded; the keyframe that repairs it brings
+  // the decision along, so the rest of the epoch decodes.
+  EXPECT_EQ(c.gossips[1]->stats().updatesRejected, 1u);
+  ASSERT_NE(c.gossips[1]->peerMask(0, 1, 2), nullptr);
+  for (uint32_t t = 0; t < kSizes.size(); ++t) EXPECT_TRUE(c.gossips[1]->replicaValid(0, t));
+  EXPECT_TRUE(bitwiseEqual(c.gossips[1]->replica(0), c.gossips[0]->lastSent()));
+}
+
 TEST(Gossip, DownNeighbourGivesItsWeightToSelfAndReconnectSendsKeyframes) {
   ManualClock clock;
   const auto adj = FakeNetwork::ring(3);
