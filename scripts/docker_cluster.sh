@@ -29,7 +29,7 @@ port=7000
 
 die() { echo "docker_cluster: error: $*" >&2; exit 1; }
 log() { echo "docker_cluster: $*" >&2; }
-usage() { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
 
 if [[ "${1:-}" == "--run-dir" ]]; then
   [[ $# -ge 2 ]] || die "--run-dir needs a directory"
@@ -161,10 +161,19 @@ container_of() {
   local id="$1"
   [[ "$id" =~ ^[0-9]+$ ]] || die "'$id' is not a node id"
   need_compose
-  local c
-  c="$(dc ps -q "node-$id" 2>/dev/null || true)"
-  [[ -n "$c" ]] || die "node-$id has no container in project $project"
+  local svc c
+  svc="$(service_of "$id")"
+  c="$(dc ps -q "$svc" 2>/dev/null || true)"
+  [[ -n "$c" ]] || die "node $id ($svc) has no container in project $project"
   echo "$c"
+}
+
+# The compose service of node ID: its host in DIR/topology (node-ID for generated topologies).
+service_of() {
+  local svc
+  svc="$(topology_nodes "$run_dir/topology" 2>/dev/null | awk -v id="$1" '$1 == id { print $2 }')"
+  [[ -n "$svc" ]] || die "node $1 is not in $run_dir/topology"
+  echo "$svc"
 }
 
 case "$cmd" in
@@ -184,7 +193,7 @@ case "$cmd" in
     args=(--no-color)
     svc=()
     for a in "$@"; do
-      if [[ "$a" == "-f" ]]; then args+=(-f); elif [[ "$a" =~ ^[0-9]+$ ]]; then svc+=("node-$a");
+      if [[ "$a" == "-f" ]]; then args+=(-f); elif [[ "$a" =~ ^[0-9]+$ ]]; then svc+=("$(service_of "$a")");
       else die "logs: unknown argument '$a'"; fi
     done
     dc logs "${args[@]}" "${svc[@]}"
@@ -211,19 +220,33 @@ case "$cmd" in
     done
     exit "$failed"
     ;;
-  kill) c="$(container_of "${1:?kill needs a node id}")"; docker kill "$c" >/dev/null; log "killed node-$1" ;;
-  stop) c="$(container_of "${1:?stop needs a node id}")"; docker stop "$c" >/dev/null; log "stopped node-$1" ;;
-  pause) c="$(container_of "${1:?pause needs a node id}")"; docker pause "$c" >/dev/null; log "paused node-$1" ;;
-  unpause) c="$(container_of "${1:?unpause needs a node id}")"; docker unpause "$c" >/dev/null; log "unpaused node-$1" ;;
+  kill) c="$(container_of "${1:?kill needs a node id}")"; docker kill "$c" >/dev/null; log "killed node $1" ;;
+  stop) c="$(container_of "${1:?stop needs a node id}")"; docker stop "$c" >/dev/null; log "stopped node $1" ;;
+  pause|unpause)
+    c="$(container_of "${1:?$cmd needs a node id}")"
+    # docker pause needs the cgroup freezer, which some engines lack or which fails now and then
+    # (on the development machines: "OCI runtime pause failed: unable to freeze"); SIGSTOP/SIGCONT
+    # of the murmur process inside has the same effect on the peers: its sockets stay open but
+    # nothing is read or written.
+    if docker "$cmd" "$c" >/dev/null 2>"$run_dir/.pause.err"; then
+      log "${cmd}d node $1 (cgroup freezer)"
+    else
+      sig=STOP; [[ "$cmd" == unpause ]] && sig=CONT
+      docker exec "$c" pkill "-$sig" -x murmur \
+        || { cat "$run_dir/.pause.err" >&2; die "could not $cmd node $1"; }
+      log "${cmd}d node $1 (SIGSTOP/SIGCONT: docker $cmd said: $(tr -d '\n' <"$run_dir/.pause.err"))"
+    fi
+    rm -f "$run_dir/.pause.err"
+    ;;
   partition)
     c="$(container_of "${1:?partition needs a node id}")"
     docker network disconnect "$network" "$c"
-    log "node-$1 disconnected from $network"
+    log "node $1 disconnected from $network"
     ;;
   heal)
     c="$(container_of "${1:?heal needs a node id}")"
-    docker network connect --alias "node-$1" "$network" "$c"
-    log "node-$1 reconnected to $network"
+    docker network connect --alias "$(service_of "$1")" "$network" "$c"
+    log "node $1 reconnected to $network"
     ;;
   exec)
     c="$(container_of "${1:?exec needs a node id}")"
