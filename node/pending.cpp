@@ -5,10 +5,6 @@
 
 namespace murmur::node {
 
-int nodeCommand(const Config&, const NodeArgs&) {
-  fmt::print(stderr, "murmur node: not available in this build yet\n");
-  return kExitRuntime;
-}
 int runCommand(const Config&, const std::string&, bool) {
   fmt::print(stderr, "murmur run: not available in this build yet\n");
   return kExitRuntime;
