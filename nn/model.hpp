@@ -17,6 +17,11 @@
 
 namespace murmur::nn {
 
+// Not thread-safe: one thread at a time may call a Model (any thread; the thread count is
+// re-applied on each call). Storage per distinct batch size is allocated on first use and kept:
+// activations for training batch sizes, two ping-pong buffers per block for inference (resnet20:
+// ~360 MB for evaluate() chunks of 256, ~880 MB more for training at batch 128; lenet5 and
+// mnist-cnn need a few MB). Prefer chunk sizes equal to the training batch size.
 class Model {
  public:
   // Builds the named model with deterministic initial weights derived from `seed` (the same
