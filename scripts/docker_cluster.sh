@@ -163,7 +163,7 @@ container_of() {
   need_compose
   local svc c
   svc="$(service_of "$id")"
-  c="$(dc ps -q "$svc" 2>/dev/null || true)"
+  c="$(dc ps -a -q "$svc" 2>/dev/null || true)"
   [[ -n "$c" ]] || die "node $id ($svc) has no container in project $project"
   echo "$c"
 }
@@ -202,7 +202,7 @@ case "$cmd" in
     need_compose
     limit="${1:-600}"
     deadline=$(( $(date +%s) + limit ))
-    ids="$(dc ps -q)"
+    ids="$(dc ps -a -q)"
     [[ -n "$ids" ]] || die "no containers in project $project"
     while :; do
       running="$(docker inspect -f '{{.State.Running}}' $ids | grep -c true || true)"
