@@ -77,6 +77,11 @@ class Gossip {
   // of its slowest live neighbour, or `deadline` passes. Returns whether the bound holds.
   bool awaitRoundLead(std::chrono::milliseconds deadline);
 
+  // Drains the transport now (waiting up to `timeout` for the first item): applies what
+  // arrived and answers keyframe requests. For a trainer that pauses (evaluation, checkpoint)
+  // and wants to stay responsive; beforeUpdate does the same with no wait.
+  void poll(std::chrono::milliseconds timeout) { drain(timeout); }
+
   // Start-up: exchanges keyframes and waits (draining the transport) until every neighbour is
   // up and this node holds a replica of each of its tensors, or `deadline` passes; so the first
   // mix is not one-sided. Returns whether every replica arrived. Optional: a node that skips it

@@ -5,6 +5,8 @@
 
 #include <atomic>
 #include <barrier>
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <memory>
 #include <random>
@@ -24,6 +26,7 @@ struct ConsensusResult {
   double meanError = 0;         // ... at the end
   std::vector<GossipStats> stats;
   std::vector<uint8_t> startedInSync;  // awaitNeighbours succeeded, per node
+  uint64_t syncMisses = 0;  // syncReplicas: node-steps whose replicas never caught up
 };
 
 inline double consensusDistance(const std::vector<std::vector<float>>& x) {
@@ -45,7 +48,8 @@ inline ConsensusResult runConsensus(const MethodConfig& method,
                                     const std::vector<std::vector<NodeId>>& adjacency,
                                     std::vector<std::unique_ptr<Transport>>& transports,
                                     const std::vector<size_t>& sizes, uint64_t steps,
-                                    double lr, bool lockStep = true, uint32_t seed = 3) {
+                                    double lr, bool lockStep = true, uint32_t seed = 3,
+                                    bool syncReplicas = false) {
   const size_t n = adjacency.size();
   const auto layout = makeLayout(sizes);
   std::mt19937 rng(seed);
@@ -81,6 +85,7 @@ inline ConsensusResult runConsensus(const MethodConfig& method,
   }
   std::barrier sync(static_cast<std::ptrdiff_t>(n));
   std::atomic<int> notReady{0};
+  std::atomic<uint64_t> syncMisses{0};
   std::vector<std::thread> threads;
   for (size_t i = 0; i < n; ++i) {
     threads.emplace_back([&, i] {
@@ -111,11 +116,31 @@ inline ConsensusResult runConsensus(const MethodConfig& method,
         for (size_t p = 0; p < grad.size(); ++p) x[i][p] -= step * grad[p];
         gossips[i]->afterUpdate(k);
         if (lockStep) sync.arrive_and_wait();
+        if (syncReplicas) {
+          // A real network delivers later than the barrier: wait (bounded) until this node's
+          // replicas equal what its neighbours sent, so the run is as synchronous as in memory.
+          // Nobody changes x~ in this phase (keyframes only read it).
+          const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+          auto caughtUp = [&] {
+            for (NodeId j : adjacency[i]) {
+              const auto rep = gossips[i]->replica(j);
+              const auto sent = gossips[j]->lastSent();
+              if (!std::equal(rep.begin(), rep.end(), sent.begin())) return false;
+            }
+            return true;
+          };
+          while (!caughtUp() && std::chrono::steady_clock::now() < until) {
+            gossips[i]->poll(std::chrono::milliseconds(1));
+          }
+          if (!caughtUp()) ++syncMisses;
+          sync.arrive_and_wait();
+        }
       }
       gossips[i]->finish();
     });
   }
   for (auto& t : threads) t.join();
+  r.syncMisses = syncMisses.load();
   r.final = consensusDistance(x);
   r.meanError = meanError();
   for (const auto& gp : gossips) r.stats.push_back(gp->stats());

@@ -49,7 +49,9 @@ TEST_P(ConsensusTcp, FourNodeRingOnLoopback) {
   MethodConfig method = parseMethod(GetParam());
   method.topKFraction = 0.3;
   method.maskEvery = 5;
-  const auto r = testing::runConsensus(method, adj, transports, {20, 7, 3}, 150, 0.05);
+  const auto r = testing::runConsensus(method, adj, transports, {20, 7, 3}, 150, 0.05,
+                                       /*lockStep=*/true, /*seed=*/3, /*syncReplicas=*/true);
+  EXPECT_EQ(r.syncMisses, 0u);
   std::printf("%-15s tcp: consensus %.3g -> %.3g (no gossip: %.3g), |mean x - mean c|^2 %.3g\n",
               GetParam().c_str(), r.initial, r.final, r.targetSpread, r.meanError);
   for (uint8_t ok : r.startedInSync) EXPECT_TRUE(ok);
