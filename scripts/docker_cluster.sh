@@ -20,6 +20,7 @@
 #   pause I | unpause I  freeze / thaw node I's processes (straggler / hung peer)
 #   partition I | heal I disconnect node I from / reconnect it to the cluster network
 #   exec I CMD...        run CMD inside node I's container
+#   id I                 print node I's container id (for docker commands of your own)
 # Defaults: DIR = $MURMUR_DOCKER_RUN or <repo>/runs/docker; compose project = murmur-<basename DIR>.
 set -euo pipefail
 
@@ -248,6 +249,7 @@ case "$cmd" in
     docker network connect --alias "$(service_of "$1")" "$network" "$c"
     log "node $1 reconnected to $network"
     ;;
+  id) container_of "${1:?id needs a node id}" ;;
   exec)
     c="$(container_of "${1:?exec needs a node id}")"
     shift

@@ -26,6 +26,7 @@ docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null 2
   || skip "no docker compose / docker-compose"
 docker image inspect murmur-base:bookworm >/dev/null 2>&1 \
   || skip "image murmur-base:bookworm is missing; build it once with scripts/docker_build.sh --base-only"
+[[ -x "$build_dir/murmur" ]] || skip "no murmur binary at $build_dir/murmur (build the murmur target)"
 
 "$repo_root/scripts/docker_build.sh" --build-dir "$build_dir" --tag "$tag"
 
@@ -35,17 +36,20 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# 12000 images over 4 nodes, 3 epochs: 138 steps per node, long enough to kill one mid-way.
+# 12000 images over 4 nodes, 4 epochs: 184 steps per node (10-60 s, depending on the load),
+# long enough to kill one mid-way.
 "${cluster[@]}" up --image "$tag" --nodes 4 --graph ring -- \
-  --epochs 3 --train-limit 12000 --test-limit 300 --eval-every 10 --method eventgrad
+  --epochs 4 --train-limit 12000 --test-limit 300 --eval-every 10 --method eventgrad
 
-# Kill node 2 once it has made progress (its first eval at step 10), well before the end.
+# Kill node 2 once it has made progress (its first eval at step 10), well before the end. The
+# container id is looked up first: compose v1 takes seconds to start, and the nodes do not wait.
+node2="$("${cluster[@]}" id 2)"
 deadline=$(( $(date +%s) + 120 ))
 until grep -q '"event":"eval"' "$run_dir/node-2/metrics.jsonl" 2>/dev/null; do
   [[ $(date +%s) -lt $deadline ]] || { "${cluster[@]}" logs | tail -n 40; fail "node 2 made no eval in 120 s"; }
-  sleep 1
+  sleep 0.2
 done
-"${cluster[@]}" kill 2
+docker kill "$node2" >/dev/null
 last_step() { grep -oE '"step":[0-9]+' "$1" 2>/dev/null | tail -n1 | grep -oE '[0-9]+' || echo 0; }
 declare -A step_at_kill
 for i in 0 1 3; do step_at_kill[$i]="$(last_step "$run_dir/node-$i/metrics.jsonl")"; done
