@@ -37,7 +37,7 @@ while [[ $# -gt 0 ]]; do
     --rebuild-base) rebuild_base=1 ;;
     --build-dir) [[ $# -ge 2 ]] || die "--build-dir needs a directory"; build_dir="$2"; shift ;;
     --tag) [[ $# -ge 2 ]] || die "--tag needs a value"; app_tag="$2"; shift ;;
-    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) die "unknown argument '$1' (try --help)" ;;
   esac
   shift
