@@ -23,12 +23,14 @@ struct Spec {
 std::unique_ptr<Sequential> buildLenet5(Context& ctx, uint64_t) {
   auto net = std::make_unique<Sequential>(Dims3{1, 28, 28});
   auto add = [&](const char* name, auto&& make) { net->add(name, make(net->outDims())); };
+  // Max pooling and ReLU commute (both monotone; equal values and gradients, ties included), so
+  // pool first and run ReLU on the 4x smaller tensor.
   add("conv1", [&](Dims3 d) { return makeConv2d(ctx, d, 6, 5, 1, 2); });
-  add("relu1", [&](Dims3 d) { return makeReLU(ctx, d); });
   add("pool1", [&](Dims3 d) { return makeMaxPool2d(ctx, d, 2, 2); });
+  add("relu1", [&](Dims3 d) { return makeReLU(ctx, d); });
   add("conv2", [&](Dims3 d) { return makeConv2d(ctx, d, 16, 5, 1, 0); });
-  add("relu2", [&](Dims3 d) { return makeReLU(ctx, d); });
   add("pool2", [&](Dims3 d) { return makeMaxPool2d(ctx, d, 2, 2); });
+  add("relu2", [&](Dims3 d) { return makeReLU(ctx, d); });
   add("flatten", [&](Dims3 d) { return makeFlatten(d); });
   add("fc1", [&](Dims3 d) { return makeLinear(ctx, d, 120); });
   add("relu3", [&](Dims3 d) { return makeReLU(ctx, d); });
