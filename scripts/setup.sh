@@ -27,6 +27,7 @@ packages=(
   clang libclang-rt-14-dev
   python3 python3-matplotlib python3-pil python3-numpy
   dataset-fashion-mnist
+  debootstrap   # builds the local docker base image (scripts/docker_build.sh)
 )
 if [ "$want_bench" -eq 1 ]; then
   packages+=(python3-torch libopenblas0-pthread hyperfine)
