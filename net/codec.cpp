@@ -99,7 +99,9 @@ class VectorMessageBuilder final : public capnp::MessageBuilder {
     }
     auto flat = capnp::messageToFlatArray(segments);
     auto bytes = flat.asBytes();
-    return Bytes(bytes.begin(), bytes.end());
+    Bytes out(bytes.size());
+    std::memcpy(out.data(), bytes.begin(), bytes.size());
+    return out;
   }
 
  private:

@@ -27,11 +27,12 @@ std::array<uint8_t, kFrameHeaderBytes> frameHeader(size_t payloadBytes, size_t m
 
 Bytes buildFrame(std::span<const uint8_t> payload, const MacBytes* mac, size_t maxPayloadBytes) {
   auto header = frameHeader(payload.size(), maxPayloadBytes);
-  Bytes out;
-  out.reserve(header.size() + payload.size() + (mac != nullptr ? mac->size() : 0));
-  out.insert(out.end(), header.begin(), header.end());
-  out.insert(out.end(), payload.begin(), payload.end());
-  if (mac != nullptr) out.insert(out.end(), mac->begin(), mac->end());
+  Bytes out(header.size() + payload.size() + (mac != nullptr ? mac->size() : 0));
+  std::memcpy(out.data(), header.data(), header.size());
+  std::memcpy(out.data() + header.size(), payload.data(), payload.size());
+  if (mac != nullptr) {
+    std::memcpy(out.data() + header.size() + payload.size(), mac->data(), mac->size());
+  }
   return out;
 }
 
@@ -42,8 +43,13 @@ FrameReader::FrameReader(size_t maxPayloadBytes, bool macEnabled)
 }
 
 void FrameReader::fillCurrent(std::span<const uint8_t>& bytes) {
-  size_t take = std::min(bytes.size(), currentLength_ - current_->payload.size());
-  current_->payload.insert(current_->payload.end(), bytes.begin(), bytes.begin() + take);
+  Bytes& payload = current_->payload;
+  size_t filled = payload.size();
+  size_t take = std::min(bytes.size(), currentLength_ - filled);
+  // resize (within the reserved capacity, no zero-fill) + memcpy: Bytes' allocator makes
+  // insert() copy element by element.
+  payload.resize(filled + take);
+  if (take != 0) std::memcpy(payload.data() + filled, bytes.data(), take);
   bytes = bytes.subspan(take);
   currentNeeded_ -= take;
   if (current_->mac && currentNeeded_ > 0 && !bytes.empty()) {

@@ -46,7 +46,8 @@ class FrameReader {
   explicit FrameReader(size_t maxPayloadBytes = kDefaultMaxPayloadBytes, bool macEnabled = false);
 
   // Appends bytes exactly as they came off the socket (any split). Bytes of a frame whose
-  // header has already been read go straight into that frame's buffer.
+  // header has already been read (by next()) go straight into that frame's buffer, so drain
+  // next() after every feed: a large frame is then copied once, not staged twice.
   void feed(std::span<const uint8_t> bytes);
 
   // The next complete frame, or nullopt if more bytes are needed. Throws ProtocolError on a
