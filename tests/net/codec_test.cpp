@@ -539,6 +539,26 @@ TEST(CodecHostile, InconsistentIndexSetsAreRejected) {
   expectProtocolError(good, model, "universe 66051 but the tensor has 66050");
 }
 
+TEST(CodecHostile, ModelAwareLimitsCheckTensorIdsEverywhere) {
+  DecodeLimits model;
+  model.tensorSizes = {6, 50};
+  expectProtocolError(encodePayload(Message(KeyframeRequest{2, "x"})), model,
+                      "tensor id 2 out of range");
+  EXPECT_NO_THROW(decodeAny(encodePayload(Message(KeyframeRequest{kAllTensors, "x"})), model));
+  expectProtocolError(encodePayload(Message(MaskVote{7, 0, 6, {1}})), model,
+                      "tensor id 7 out of range");
+  // Votes over all parameters have no per-tensor universe to check against.
+  EXPECT_NO_THROW(decodeAny(encodePayload(Message(MaskVote{kAllTensors, 0, 56, {55}})), model));
+  auto keyframe = makeUpdate(UpdateKind::kKeyframe, randomFloats(50, 15));
+  keyframe.tensor = 1;
+  EXPECT_NO_THROW(decodeAny(encodePayload(Message(keyframe)), model));
+  keyframe.tensor = 0;
+  expectProtocolError(encodePayload(Message(keyframe)), model, "50 values, the tensor has 6");
+  auto masked = makeUpdate(UpdateKind::kMasked, randomFloats(3, 16));
+  masked.tensor = 0;
+  EXPECT_NO_THROW(decodeAny(encodePayload(Message(masked)), model));
+}
+
 TEST(CodecHostile, TextLimitsApply) {
   DecodeLimits limits;
   limits.maxTextBytes = 8;
