@@ -185,6 +185,7 @@ int nodeCommand(const Config& cfg, const NodeArgs& args) {
           .add("step", trainer.step())
           .add("epoch", static_cast<double>(trainer.step()) /
                             static_cast<double>(trainer.stepsPerEpoch()))
+          .add("total_steps", trainer.totalSteps())
           .add("time", monotonicSeconds() - start)
           .add("lr", static_cast<double>(lr))
           .add("loss", lastLoss)
@@ -223,8 +224,7 @@ int nodeCommand(const Config& cfg, const NodeArgs& args) {
           .add("test_accuracy", test.accuracy)
           .add("param_norm", l2norm(std::as_const(trainer.model()).params()))
           .add("num_params", static_cast<uint64_t>(trainer.model().numParams()))
-          .add("degree", static_cast<uint64_t>(tc.neighbours.size()))
-          .add("total_steps", trainer.totalSteps());
+          .add("degree", static_cast<uint64_t>(tc.neighbours.size()));
       metrics.write(o);
       spdlog::info("step {} epoch {:.2f}: train loss {:.4f} acc {:.4f} | test loss {:.4f} acc {:.4f} "
                    "| trigger rate {:.3f}",
