@@ -18,7 +18,17 @@ using Tag = memory::format_tag;
 using Dt = memory::data_type;
 
 memory::dims nchw(int n, Dims3 d) { return {n, d.c, d.h, d.w}; }
-Tag tagOf(Format f) { return f == Format::kBlocked16 ? Tag::nChw16c : Tag::nchw; }
+Tag tagOf(Format f) {
+  switch (f) {
+    case Format::kBlocked16:
+      return Tag::nChw16c;
+    case Format::kNhwc:
+      return Tag::nhwc;
+    case Format::kNchw:
+      break;
+  }
+  return Tag::nchw;
+}
 void checkFormat(Format f, int channels, const char* layer) {
   MURMUR_ENFORCE(f != Format::kBlocked16 || channels % 16 == 0, InputError,
                  "{}: blocked format needs channels divisible by 16, got {}", layer, channels);
@@ -169,8 +179,12 @@ class Conv2d final : public Layer {
     auto attr = userScratchpad();
     memory::desc bMd = bias_ ? plainMd(bDims, Tag::x) : memory::desc();
 
+    // NHWC activations: give both ends explicitly (an nhwc src with an `any` dst makes oneDNN
+    // 2.6 fall back to ref:any), for backward too, so no reorders run at all.
+    const bool nhwc = fmt_.src == Format::kNhwc && fmt_.dst == Format::kNhwc;
+    auto actMd = [&](const memory::dims& d) { return nhwc ? plainMd(d, Tag::nhwc) : anyMd(d); };
     convolution_forward::desc fd(prop_kind::forward_training, algorithm::convolution_direct,
-                                 anyMd(srcDims), anyMd(wDims), bMd, anyMd(dstDims), strides,
+                                 actMd(srcDims), anyMd(wDims), bMd, actMd(dstDims), strides,
                                  padding, padding);
     convolution_forward::primitive_desc fpd(fd, attr, eng);
     pl->src.init(ctx_, plainMd(srcDims, tagOf(fmt_.src)), fpd.src_desc(), Staged::Dir::kIn);
@@ -189,7 +203,7 @@ class Conv2d final : public Layer {
     // With few input channels (lenet5's 6, mnist-cnn's 10) `any` picks 16-channel blocks padded
     // from 6 and an AVX2 weights kernel; NHWC backward runs the AVX-512 kernels without the
     // padding (conv2 of lenet5 at batch 64: backward weights 0.55 -> 0.33 ms).
-    const bool nhwcBwd = in_.c % 16 != 0 && in_.c > 1;
+    const bool nhwcBwd = nhwc || (in_.c % 16 != 0 && in_.c > 1);
     auto bwdMd = [&](const memory::dims& d) { return nhwcBwd ? plainMd(d, Tag::nhwc) : anyMd(d); };
     convolution_backward_data::desc bdd(algorithm::convolution_direct, bwdMd(srcDims),
                                         anyMd(wDims), bwdMd(dstDims), strides, padding, padding);
@@ -626,8 +640,10 @@ class BatchNorm2d final : public Layer {
 // Hand-written: a mask and a multiply; the mask comes from a seeded generator so runs repeat.
 class Dropout final : public Layer {
  public:
-  Dropout(Dims3 in, float p, bool channelwise, uint64_t seed)
-      : in_(in), p_(p), channelwise_(channelwise), rng_(seed) {
+  Dropout(Dims3 in, float p, bool channelwise, uint64_t seed, Format fmt)
+      : in_(in), p_(p), channelwise_(channelwise), fmt_(fmt), rng_(seed) {
+    MURMUR_ENFORCE(fmt != Format::kBlocked16 || !channelwise, InputError,
+                   "dropout: channelwise dropout supports NCHW and NHWC only");
     MURMUR_ENFORCE(p >= 0.f && p < 1.f, InputError, "dropout: p={} must be in [0,1)", p);
   }
   Dims3 inDims() const override { return in_; }
@@ -650,9 +666,16 @@ class Dropout final : public Layer {
     const size_t units = channelwise_ ? n / plane : n;
     const size_t per = channelwise_ ? plane : 1;
     float* m = mask.data();
+    const size_t channels = static_cast<size_t>(in_.c);
     for (size_t u = 0; u < units; ++u) {
       const float v = ((rng_() >> 40) >= threshold) ? scale : 0.f;
-      for (size_t j = 0; j < per; ++j) m[u * per + j] = v;
+      if (channelwise_ && fmt_ == Format::kNhwc) {
+        // unit u = (sample, channel); its plane is strided by C.
+        const size_t sample = u / channels, c = u % channels;
+        for (size_t j = 0; j < per; ++j) m[(sample * per + j) * channels + c] = v;
+      } else {
+        for (size_t j = 0; j < per; ++j) m[u * per + j] = v;
+      }
     }
     for (size_t i = 0; i < n; ++i) dst[i] = src[i] * m[i];
     lastTrainingBatch_ = batch;
@@ -682,6 +705,7 @@ class Dropout final : public Layer {
   Dims3 in_;
   float p_;
   bool channelwise_;
+  Format fmt_;
   std::mt19937_64 rng_;
   std::map<int, FloatBuffer> masks_;
   int lastTrainingBatch_ = -1;
@@ -691,22 +715,51 @@ class Dropout final : public Layer {
 // ---------------------------------------------------------------------------------------------
 class Flatten final : public Layer {
  public:
-  explicit Flatten(Dims3 in) : in_(in) {}
+  Flatten(Dims3 in, Format fmt)
+      : in_(in), transpose_(fmt == Format::kNhwc && (in.h > 1 || in.w > 1)) {
+    MURMUR_ENFORCE(fmt != Format::kBlocked16 || (in.h == 1 && in.w == 1), InputError,
+                   "flatten: blocked input must be 1x1 spatially, got {}x{}", in.h, in.w);
+  }
   Dims3 inDims() const override { return in_; }
   Dims3 outDims() const override { return {static_cast<int>(in_.size()), 1, 1}; }
-  bool isView() const override { return true; }
+  bool isView() const override { return !transpose_; }
   void forward(int batch, const float* src, float* dst, bool) override {
-    if (dst != src) std::memcpy(dst, src, static_cast<size_t>(batch) * in_.size() * sizeof(float));
+    if (transpose_) {
+      transpose(batch, src, dst, true);
+    } else if (dst != src) {
+      std::memcpy(dst, src, static_cast<size_t>(batch) * in_.size() * sizeof(float));
+    }
   }
   void backward(int batch, const float*, const float*, const float* diff_dst,
                 float* diff_src) override {
-    if (diff_src != nullptr && diff_src != diff_dst) {
+    if (diff_src == nullptr) return;
+    if (transpose_) {
+      transpose(batch, diff_dst, diff_src, false);
+    } else if (diff_src != diff_dst) {
       std::memcpy(diff_src, diff_dst, static_cast<size_t>(batch) * in_.size() * sizeof(float));
     }
   }
 
  private:
+  // NHWC -> NCHW (toNchw) or back, per sample.
+  void transpose(int batch, const float* from, float* to, bool toNchw) const {
+    const size_t C = static_cast<size_t>(in_.c), HW = static_cast<size_t>(in_.h) * in_.w;
+    for (size_t n = 0; n < static_cast<size_t>(batch); ++n) {
+      const float* f = from + n * C * HW;
+      float* t = to + n * C * HW;
+      for (size_t c = 0; c < C; ++c) {
+        for (size_t j = 0; j < HW; ++j) {
+          if (toNchw) {
+            t[c * HW + j] = f[j * C + c];
+          } else {
+            t[j * C + c] = f[c * HW + j];
+          }
+        }
+      }
+    }
+  }
   Dims3 in_;
+  bool transpose_;
 };
 
 std::vector<ParamSpec> prefixed(std::vector<ParamSpec> specs, const std::string& prefix) {
@@ -855,10 +908,13 @@ std::unique_ptr<Layer> makeBatchNorm2d(Context& ctx, Dims3 in, float momentum, f
                                        Format format) {
   return std::make_unique<BatchNorm2d>(ctx, in, momentum, eps, format);
 }
-std::unique_ptr<Layer> makeDropout(Dims3 in, float p, bool channelwise, uint64_t seed) {
-  return std::make_unique<Dropout>(in, p, channelwise, seed);
+std::unique_ptr<Layer> makeDropout(Dims3 in, float p, bool channelwise, uint64_t seed,
+                                   Format format) {
+  return std::make_unique<Dropout>(in, p, channelwise, seed, format);
 }
-std::unique_ptr<Layer> makeFlatten(Dims3 in) { return std::make_unique<Flatten>(in); }
+std::unique_ptr<Layer> makeFlatten(Dims3 in, Format format) {
+  return std::make_unique<Flatten>(in, format);
+}
 std::unique_ptr<Layer> makeBasicBlock(Context& ctx, Dims3 in, int outChannels, int stride,
                                       Format format) {
   return std::make_unique<BasicBlock>(ctx, in, outChannels, stride, format);

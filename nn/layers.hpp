@@ -33,8 +33,10 @@ enum class Init { kUniformFanIn, kOnes, kZeros };
 // oneDNN's nChw16c (channels in blocks of 16 innermost): it needs C % 16 == 0, holds exactly
 // N*C*H*W floats, and is byte-identical to NCHW when H == W == 1. Nets whose channel counts are
 // multiples of 16 (resnet20) keep activations blocked end to end, so no reorders run between
-// layers and BatchNorm/ReLU/pooling use their blocked JIT kernels.
-enum class Format { kNchw, kBlocked16 };
+// layers and BatchNorm/ReLU/pooling use their blocked JIT kernels. kNhwc (channels innermost,
+// no padding) suits nets with few, odd channel counts (lenet5, mnist-cnn): conv, ReLU, pooling
+// and channel dropout run on it without reorders or padding to 16.
+enum class Format { kNchw, kBlocked16, kNhwc };
 
 // A tensor a layer declares; the model gives it a slot in the flat buffer.
 struct ParamSpec {
@@ -90,9 +92,12 @@ std::unique_ptr<Layer> makeLinear(Context& ctx, Dims3 in, int out, bool bias = t
 std::unique_ptr<Layer> makeBatchNorm2d(Context& ctx, Dims3 in, float momentum = 0.1f,
                                        float eps = 1e-5f, Format format = Format::kNchw);
 // Inverted dropout with drop probability p; channelwise = Dropout2d (whole feature maps).
-std::unique_ptr<Layer> makeDropout(Dims3 in, float p, bool channelwise, uint64_t seed);
-// {C,H,W} -> {C*H*W,1,1}; a view.
-std::unique_ptr<Layer> makeFlatten(Dims3 in);
+// The masks drawn are the same in either format.
+std::unique_ptr<Layer> makeDropout(Dims3 in, float p, bool channelwise, uint64_t seed,
+                                   Format format = Format::kNchw);
+// {C,H,W} -> {C*H*W,1,1} in NCHW (PyTorch's) feature order. A view for NCHW input (and whenever
+// H == W == 1); for NHWC input it transposes.
+std::unique_ptr<Layer> makeFlatten(Dims3 in, Format format = Format::kNchw);
 
 // Layers applied in order, each with a name used as the prefix of its tensors' names.
 class Sequential final : public Layer {

@@ -20,18 +20,24 @@ struct Spec {
   int classes;
 };
 
+// lenet5 and mnist-cnn keep activations in NHWC (few, odd channel counts: blocked layouts would
+// pad 6 or 10 channels to 16 and reorder around every conv). The input is NCHW, which for one
+// channel is the same bytes as NHWC; Flatten transposes back so fc1 sees PyTorch's order.
+constexpr Format kNhwc = Format::kNhwc;
+constexpr ConvFormats kNhwcConv{Format::kNhwc, Format::kNhwc};
+
 std::unique_ptr<Sequential> buildLenet5(Context& ctx, uint64_t) {
   auto net = std::make_unique<Sequential>(Dims3{1, 28, 28});
   auto add = [&](const char* name, auto&& make) { net->add(name, make(net->outDims())); };
   // Max pooling and ReLU commute (both monotone; equal values and gradients, ties included), so
   // pool first and run ReLU on the 4x smaller tensor.
-  add("conv1", [&](Dims3 d) { return makeConv2d(ctx, d, 6, 5, 1, 2); });
-  add("pool1", [&](Dims3 d) { return makeMaxPool2d(ctx, d, 2, 2); });
-  add("relu1", [&](Dims3 d) { return makeReLU(ctx, d); });
-  add("conv2", [&](Dims3 d) { return makeConv2d(ctx, d, 16, 5, 1, 0); });
-  add("pool2", [&](Dims3 d) { return makeMaxPool2d(ctx, d, 2, 2); });
-  add("relu2", [&](Dims3 d) { return makeReLU(ctx, d); });
-  add("flatten", [&](Dims3 d) { return makeFlatten(d); });
+  add("conv1", [&](Dims3 d) { return makeConv2d(ctx, d, 6, 5, 1, 2, true, kNhwcConv); });
+  add("pool1", [&](Dims3 d) { return makeMaxPool2d(ctx, d, 2, 2, kNhwc); });
+  add("relu1", [&](Dims3 d) { return makeReLU(ctx, d, kNhwc); });
+  add("conv2", [&](Dims3 d) { return makeConv2d(ctx, d, 16, 5, 1, 0, true, kNhwcConv); });
+  add("pool2", [&](Dims3 d) { return makeMaxPool2d(ctx, d, 2, 2, kNhwc); });
+  add("relu2", [&](Dims3 d) { return makeReLU(ctx, d, kNhwc); });
+  add("flatten", [&](Dims3 d) { return makeFlatten(d, kNhwc); });
   add("fc1", [&](Dims3 d) { return makeLinear(ctx, d, 120); });
   add("relu3", [&](Dims3 d) { return makeReLU(ctx, d); });
   add("fc2", [&](Dims3 d) { return makeLinear(ctx, d, 84); });
@@ -44,14 +50,15 @@ std::unique_ptr<Sequential> buildLenet5(Context& ctx, uint64_t) {
 std::unique_ptr<Sequential> buildMnistCnn(Context& ctx, uint64_t seed) {
   auto net = std::make_unique<Sequential>(Dims3{1, 28, 28});
   auto add = [&](const char* name, auto&& make) { net->add(name, make(net->outDims())); };
-  add("conv1", [&](Dims3 d) { return makeConv2d(ctx, d, 10, 3); });
-  add("pool1", [&](Dims3 d) { return makeMaxPool2d(ctx, d, 2, 2); });
-  add("relu1", [&](Dims3 d) { return makeReLU(ctx, d); });
-  add("conv2", [&](Dims3 d) { return makeConv2d(ctx, d, 20, 3); });
-  add("conv2_drop", [&](Dims3 d) { return makeDropout(d, 0.5f, true, seed ^ kDropoutSalt); });
-  add("pool2", [&](Dims3 d) { return makeMaxPool2d(ctx, d, 2, 2); });
-  add("relu2", [&](Dims3 d) { return makeReLU(ctx, d); });
-  add("flatten", [&](Dims3 d) { return makeFlatten(d); });
+  add("conv1", [&](Dims3 d) { return makeConv2d(ctx, d, 10, 3, 1, 0, true, kNhwcConv); });
+  add("pool1", [&](Dims3 d) { return makeMaxPool2d(ctx, d, 2, 2, kNhwc); });
+  add("relu1", [&](Dims3 d) { return makeReLU(ctx, d, kNhwc); });
+  add("conv2", [&](Dims3 d) { return makeConv2d(ctx, d, 20, 3, 1, 0, true, kNhwcConv); });
+  add("conv2_drop",
+      [&](Dims3 d) { return makeDropout(d, 0.5f, true, seed ^ kDropoutSalt, kNhwc); });
+  add("pool2", [&](Dims3 d) { return makeMaxPool2d(ctx, d, 2, 2, kNhwc); });
+  add("relu2", [&](Dims3 d) { return makeReLU(ctx, d, kNhwc); });
+  add("flatten", [&](Dims3 d) { return makeFlatten(d, kNhwc); });
   add("fc1", [&](Dims3 d) { return makeLinear(ctx, d, 50); });
   add("relu3", [&](Dims3 d) { return makeReLU(ctx, d); });
   add("fc1_drop", [&](Dims3 d) { return makeDropout(d, 0.5f, false, (seed ^ kDropoutSalt) + 1); });
