@@ -142,7 +142,7 @@ class Gossip {
   uint32_t roundsCompletedBy(uint64_t k) const;
 
   MethodConfig config_;
-  const nn::TensorLayout& layout_;
+  nn::TensorLayout layout_;  // a copy: small, and no lifetime to track
   std::span<float> params_;
   Transport& transport_;
   const Clock& clock_;
