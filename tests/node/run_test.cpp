@@ -1,0 +1,78 @@
+// `murmur run` end to end with a tiny configuration: two real node processes over TCP.
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "node/run_support.hpp"
+
+namespace murmur::node {
+namespace {
+
+namespace fs = std::filesystem;
+
+TEST(Run, TwoNodesTrainGossipAndSummarise) {
+  const auto dir = fs::temp_directory_path() / ("murmur_run_test_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  const int port = 20000 + static_cast<int>(::getpid() % 20000);
+  const std::string cmd = std::string(MURMUR_BINARY) +
+                          " run --quiet --nodes 2 --graph ring --method eventgrad --steps 12"
+                          " --eval-every 6 --train-limit 640 --test-limit 200 --deadline 120"
+                          " --base-port " + std::to_string(port) + " --out " + dir.string() +
+                          " > " + (dir.string() + ".out") + " 2>&1";
+  const int st = std::system(cmd.c_str());
+  std::ifstream outFile(dir.string() + ".out");
+  std::stringstream ss;
+  ss << outFile.rdbuf();
+  const std::string output = ss.str();
+  ASSERT_TRUE(WIFEXITED(st)) << output;
+  ASSERT_EQ(WEXITSTATUS(st), 0) << output;
+  EXPECT_TRUE(fs::is_regular_file(dir / "config.toml"));
+  EXPECT_TRUE(fs::is_regular_file(dir / "topology.txt"));
+  EXPECT_TRUE(fs::is_regular_file(dir / "summary.json"));
+  const auto summary = summarize(dir, 2);
+  for (const auto& n : summary.nodes) {
+    EXPECT_EQ(n.status.step, 12) << "node " << n.id;
+    EXPECT_EQ(n.status.lastEvent, "final") << "node " << n.id;
+    EXPECT_GT(n.status.bytesSent, 0u) << "node " << n.id;
+    EXPECT_GT(n.status.updateFramesSent, 0u) << "node " << n.id;
+    EXPECT_EQ(n.status.degree, 1u);
+    EXPECT_TRUE(n.haveCheckpoint) << "node " << n.id;
+    EXPECT_TRUE(fs::is_regular_file(dir / ("node-" + std::to_string(n.id)) / "log.txt"));
+  }
+  EXPECT_GT(summary.dpsgdBytes, 0u);
+  EXPECT_GE(summary.consensusDistance, 0.0);
+  EXPECT_NE(output.find("mean test accuracy"), std::string::npos) << output;
+  fs::remove_all(dir);
+  fs::remove(dir.string() + ".out");
+}
+
+TEST(RunSupport, JsonNumberReadsTopLevelNumbers) {
+  const std::string line = R"({"event":"eval","step":12,"loss":0.5,"test_accuracy":null,"x":-1e-3})";
+  EXPECT_EQ(jsonNumber(line, "step"), 12.0);
+  EXPECT_EQ(jsonNumber(line, "loss"), 0.5);
+  EXPECT_EQ(jsonNumber(line, "x"), -1e-3);
+  EXPECT_FALSE(jsonNumber(line, "test_accuracy").has_value());
+  EXPECT_FALSE(jsonNumber(line, "missing").has_value());
+}
+
+TEST(RunSupport, NodeStatusIgnoresAHalfWrittenLastLine) {
+  const auto path = fs::temp_directory_path() / ("murmur_status_" + std::to_string(::getpid()));
+  std::ofstream(path) << "{\"event\":\"eval\",\"step\":5,\"test_accuracy\":0.5}\n{\"event\":\"tr";
+  const auto s = readNodeStatus(path);
+  EXPECT_TRUE(s.seen);
+  EXPECT_EQ(s.step, 5);
+  EXPECT_EQ(s.testAccuracy, 0.5);
+  EXPECT_EQ(s.lastEvent, "eval");
+  fs::remove(path);
+}
+
+}  // namespace
+}  // namespace murmur::node
