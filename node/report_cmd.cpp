@@ -43,7 +43,14 @@ int reportCommand(const std::vector<std::string>& runDirs, const std::string& ou
     MURMUR_ENFORCE(std::filesystem::is_directory(d), InputError, "{}: not a run directory", d);
   }
   const auto script = findReportScript();
-  std::vector<std::string> args = {"python3", script.string()};
+  // The system interpreter carries Debian's matplotlib; a PATH python3 (pyenv, venv) may not.
+  std::string python = "python3";
+  if (const char* env = std::getenv("MURMUR_PYTHON"); env != nullptr && *env != 0) {
+    python = env;
+  } else if (std::filesystem::is_regular_file("/usr/bin/python3")) {
+    python = "/usr/bin/python3";
+  }
+  std::vector<std::string> args = {python, script.string()};
   if (!out.empty()) {
     args.push_back("--out");
     args.push_back(out);
@@ -53,8 +60,8 @@ int reportCommand(const std::vector<std::string>& runDirs, const std::string& ou
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   pid_t pid = -1;
-  const int rc = posix_spawnp(&pid, "python3", nullptr, nullptr, argv.data(), environ);
-  MURMUR_ENFORCE(rc == 0, IoError, "cannot run python3: {}", std::strerror(rc));
+  const int rc = posix_spawnp(&pid, python.c_str(), nullptr, nullptr, argv.data(), environ);
+  MURMUR_ENFORCE(rc == 0, IoError, "cannot run {}: {}", python, std::strerror(rc));
   int st = 0;
   while (::waitpid(pid, &st, 0) < 0) {
     MURMUR_ENFORCE(errno == EINTR, IoError, "waiting for report.py: {}", std::strerror(errno));
