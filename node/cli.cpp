@@ -69,7 +69,7 @@ void addTrainingFlags(Binder& b, const Config& d) {
                     [](Config& c) -> int64_t& { return c.train.batch; });
   b.option<uint64_t>("--seed", "random seed (weights, shuffling, partitions)", d,
                      [](Config& c) -> uint64_t& { return c.train.seed; });
-  b.option<int>("--threads", "compute threads (0: MURMUR_THREADS or 1)", d,
+  b.option<int>("--threads", "compute threads (0: MURMUR_THREADS if set, else every core for train and 1 per node)", d,
                 [](Config& c) -> int& { return c.train.threads; });
   b.option<double>("--lr", "base learning rate", d,
                    [](Config& c) -> double& { return c.optim.lr; });
