@@ -22,6 +22,7 @@
 #include "common/error.hpp"
 #include "nn/checkpoint.hpp"
 #include "node/commands.hpp"
+#include "node/method_params.hpp"
 #include "node/metrics.hpp"
 #include "node/run_support.hpp"
 #include "node/util.hpp"
@@ -86,6 +87,9 @@ std::string statusLine(const Child& c) {
 int runCommand(const Config& cfgIn, const std::string& outDirArg, bool quiet) {
   installStopHandlers();
   Config cfg = cfgIn;
+  // Refuse a bad method before starting anything (InputError: exit 2).
+  (void)buildMethod(cfg.gossip.method, cfg.gossip.params);
+  (void)redundancyOf(cfg.gossip.method, cfg.gossip.params);
   const std::filesystem::path runDir =
       outDirArg.empty() ? std::filesystem::path("runs") / utcTimestamp() : std::filesystem::path(outDirArg);
   std::error_code ec;
@@ -175,7 +179,9 @@ int runCommand(const Config& cfgIn, const std::string& outDirArg, bool quiet) {
   writeFileAtomic(runDir / "summary.json", summaryJson(summary));
   bool failed = false;
   for (const auto& c : children) {
-    if (c.exitCode != 0) {
+    // A node that exits 128+SIGTERM after the launcher asked it to stop did what it was told.
+    const bool stoppedAsAsked = !stopReason.empty() && c.exitCode == 128 + SIGTERM;
+    if (c.exitCode != 0 && !stoppedAsAsked) {
       failed = true;
       fmt::print(stderr, "node {} failed (exit {}); last lines of {}:\n{}", c.id, c.exitCode,
                  (c.dir / "output.txt").string(), lastLines(c.dir / "output.txt", 8));
