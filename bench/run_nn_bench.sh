@@ -17,7 +17,7 @@
 # (default: OpenBLAS's own detection; the one it used is printed).
 set -euo pipefail
 
-usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
+usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 
 [[ $# -ge 1 ]] || usage
 case "$1" in -h|--help) usage 0 ;; esac
