@@ -30,7 +30,7 @@ struct OptimConfig {
   double weightDecay = 0.0;
   // nn::parseSchedule's spec: "constant", "step:STEPSIZE:GAMMA", "cosine[:TOTAL[:MINLR]]",
   // optionally followed by ",warmup:STEPS[:STARTFACTOR]". Cosine without TOTAL spans the run.
-  std::string schedule = "constant";
+  std::string schedule = "cosine";
 
   bool operator==(const OptimConfig&) const = default;
 };
