@@ -50,8 +50,38 @@ TEST(Run, TwoNodesTrainGossipAndSummarise) {
   EXPECT_GT(summary.dpsgdBytes, 0u);
   EXPECT_GE(summary.consensusDistance, 0.0);
   EXPECT_NE(output.find("mean test accuracy"), std::string::npos) << output;
+
+  // The report reads the run directory back.
+  const std::string report = std::string(MURMUR_BINARY) + " report " + dir.string() + " --out " +
+                             (dir / "report").string() + " > /dev/null 2>&1";
+  const int rst = std::system(report.c_str());
+  ASSERT_TRUE(WIFEXITED(rst));
+  EXPECT_EQ(WEXITSTATUS(rst), 0);
+  std::ifstream md(dir / "report" / "report.md");
+  std::stringstream mds;
+  mds << md.rdbuf();
+  EXPECT_NE(mds.str().find("| eventgrad | 2 | 12 |"), std::string::npos) << mds.str();
   fs::remove_all(dir);
   fs::remove(dir.string() + ".out");
+}
+
+TEST(Run, DeadlineStopsNodesWhichSaveAndSayWhy) {
+  const auto dir = fs::temp_directory_path() / ("murmur_run_deadline_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  const int port = 20000 + static_cast<int>((::getpid() + 7919) % 20000);
+  const std::string cmd = std::string(MURMUR_BINARY) +
+                          " run --quiet --nodes 2 --steps 1000000 --eval-every 1000000"
+                          " --train-limit 640 --test-limit 100 --deadline 6 --base-port " +
+                          std::to_string(port) + " --out " + dir.string() + " > /dev/null 2>&1";
+  const int st = std::system(cmd.c_str());
+  ASSERT_TRUE(WIFEXITED(st));
+  EXPECT_EQ(WEXITSTATUS(st), 1);  // the run did not finish
+  const auto summary = summarize(dir, 2);
+  for (const auto& n : summary.nodes) {
+    EXPECT_EQ(n.status.lastEvent, "stopped") << "node " << n.id;
+    EXPECT_TRUE(n.haveCheckpoint) << "node " << n.id;
+  }
+  fs::remove_all(dir);
 }
 
 TEST(RunSupport, JsonNumberReadsTopLevelNumbers) {
