@@ -31,6 +31,10 @@ bool sparseFits(const TensorUpdate& sparse, size_t n) {
 
 }  // namespace
 
+// fp16: each queued update was rounded to half precision by its sender, which mirrored exactly
+// that rounding in its copy of what the receiver holds. A sum of two rounded updates is not a
+// rounded value; rounding it again would make the receiver's replica drift from the sender's
+// copy with nothing to repair it. So a merged update always travels as float32.
 bool mergeUpdates(TensorUpdate& into, const TensorUpdate& next) {
   if (into.tensor != next.tensor) return false;
   const uint32_t mergedCount = into.merged + next.merged;
@@ -41,22 +45,22 @@ bool mergeUpdates(TensorUpdate& into, const TensorUpdate& next) {
     if (into.values.size() != next.values.size()) return false;
     for (size_t i = 0; i < into.values.size(); ++i) into.values[i] += next.values[i];
     into.step = next.step;
-    into.fp16 = into.fp16 && next.fp16;
+    into.fp16 = false;  // see mergeUpdates' comment on fp16
   } else if (into.kind == K::kMasked && next.kind == K::kMasked) {
     if (into.maskEpoch != next.maskEpoch || into.values.size() != next.values.size()) return false;
     for (size_t i = 0; i < into.values.size(); ++i) into.values[i] += next.values[i];
     into.step = next.step;
-    into.fp16 = into.fp16 && next.fp16;
+    into.fp16 = false;  // see mergeUpdates' comment on fp16
   } else if ((into.kind == K::kDense || into.kind == K::kKeyframe) && next.kind == K::kSparse) {
     if (!sparseFits(next, into.values.size())) return false;
     addSparse(into.values, next);
     into.step = next.step;
-    into.fp16 = into.fp16 && next.fp16;
+    into.fp16 = false;  // see mergeUpdates' comment on fp16
   } else if (into.kind == K::kSparse && next.kind == K::kDense) {
     if (!sparseFits(into, next.values.size())) return false;
     TensorUpdate sum = next;
     addSparse(sum.values, into);
-    sum.fp16 = into.fp16 && next.fp16;
+    sum.fp16 = false;  // see mergeUpdates' comment on fp16
     into = std::move(sum);
   } else if (into.kind == K::kSparse && next.kind == K::kSparse) {
     TensorUpdate sum = next;
@@ -79,7 +83,7 @@ bool mergeUpdates(TensorUpdate& into, const TensorUpdate& next) {
         sum.values.push_back(into.values[a++] + next.values[b++]);
       }
     }
-    sum.fp16 = into.fp16 && next.fp16;
+    sum.fp16 = false;  // see mergeUpdates' comment on fp16
     into = std::move(sum);
   } else {
     return false;

@@ -22,6 +22,27 @@ TensorUpdate update(UpdateKind kind, uint32_t tensor, uint64_t seq, std::vector<
   return u;
 }
 
+// Two half-precision deltas summed are not a half-precision value: re-rounding the sum would
+// make the receiver's replica drift from the sender's mirror of it, so merges travel as float32.
+TEST(MergeUpdates, SummedFp16UpdatesTravelAsFloat32) {
+  for (UpdateKind kind : {UpdateKind::kDense, UpdateKind::kMasked}) {
+    TensorUpdate a = update(kind, 3, 1, {halfToFloatPortable(floatToHalfPortable(0.1f)), 1.0f});
+    TensorUpdate b = update(kind, 3, 2, {halfToFloatPortable(floatToHalfPortable(0.2f)), 2.0f});
+    a.fp16 = true;
+    b.fp16 = true;
+    const float exact = a.values[0] + b.values[0];
+    ASSERT_TRUE(mergeUpdates(a, b));
+    EXPECT_FALSE(a.fp16);
+    EXPECT_EQ(a.values[0], exact);
+    EXPECT_EQ(a.merged, 2u);
+  }
+  TensorUpdate s1 = update(UpdateKind::kSparse, 0, 1, {0.5f}, {1});
+  TensorUpdate s2 = update(UpdateKind::kSparse, 0, 2, {0.25f}, {1});
+  s1.fp16 = s2.fp16 = true;
+  ASSERT_TRUE(mergeUpdates(s1, s2));
+  EXPECT_FALSE(s1.fp16);
+}
+
 // Pushes like the transport does: append while there is room, merge when there is not.
 struct Pusher {
   WriteQueue q;
