@@ -14,7 +14,15 @@ cmake --build "$build" -j "$(nproc)"
 
 fuzz_seconds=${MURMUR_FUZZ_SECONDS:-30}
 if [ "$fuzz_seconds" -gt 0 ] && [ -x scripts/fuzz.sh ]; then
-  bash scripts/fuzz.sh "$fuzz_seconds"
+  # libFuzzer prints a line per corpus change; keep them in a log and show the verdict.
+  fuzz_log="$build/fuzz.log"
+  if bash scripts/fuzz.sh "$fuzz_seconds" >"$fuzz_log" 2>&1; then
+    echo "fuzz: frame decoder fuzzed for ${fuzz_seconds}s, no crash ($(grep -c . "$fuzz_log") log lines in $fuzz_log)"
+  else
+    tail -n 40 "$fuzz_log"
+    echo "fuzz: the frame decoder fuzzer FAILED (full log: $fuzz_log)" >&2
+    exit 1
+  fi
 fi
 
 cd "$build"
