@@ -108,10 +108,12 @@ def run_with_nodes(murmur, run_cmd, run_dir, topo_flags, nodes, deadline, shape=
     topo_paths = [topo_path] * nodes
     proxy = None
     if shape:
-        bw, delay = shape
+        bw, delay = shape[0], shape[1]
         maps, topo_paths = shaped_topologies(topo_path, run_dir, nodes)
         cmd = [sys.executable, str(Path(__file__).with_name("shaper_proxy.py")), "--bw", str(bw),
                "--delay", str(delay)] + [a for m in maps for a in ("--map", m)]
+        if len(shape) > 2:
+            cmd += ["--sockbuf", str(int(shape[2]))]
         (run_dir / "shaper_command.txt").write_text(" ".join(cmd) + "\n")
         proxy = subprocess.Popen(cmd, stdout=open(run_dir / "shaper.log", "w"), stderr=subprocess.STDOUT)
         time.sleep(1.0)
@@ -162,7 +164,7 @@ def main():
     ap.add_argument("--extra", default="", help="extra flags for murmur run, space separated")
     ap.add_argument("--force", action="store_true")
     ap.add_argument("--shape", default="",
-                    help="BYTES_PER_S:DELAY_S: every link through shaper_proxy.py (implies --launcher node)")
+                    help="BYTES_PER_S:DELAY_S[:SOCKBUF]: every link through shaper_proxy.py (implies --launcher node)")
     ap.add_argument("--launcher", choices=["run", "node"], default="run",
                     help="'run': murmur run; 'node': this script starts one murmur node per node")
     args = ap.parse_args()

@@ -14,6 +14,7 @@ slow network would.
 import argparse
 import asyncio
 import collections
+import socket
 import sys
 import time
 
@@ -73,12 +74,25 @@ class Link:
             pass
 
 
+def shrink(writer, size):
+    """Small kernel buffers on the proxy's own sockets, so the backlog of a slow link builds up
+    in the sending node's socket and write queue (as on a real link), not inside the proxy."""
+    if size <= 0:
+        return
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
+
+
 async def handle(real_port, args, cr, cw):
     try:
         sr, sw = await asyncio.open_connection("127.0.0.1", real_port)
     except OSError:
         cw.close()
         return
+    shrink(cw, args.sockbuf)
+    shrink(sw, args.sockbuf)
     up = Link(args.bw, args.delay, args.buffer)
     down = Link(args.bw, args.delay, args.buffer)
     await asyncio.gather(up.reader(cr), up.pacer(sw), down.reader(sr), down.pacer(cw),
@@ -90,6 +104,8 @@ async def main():
     ap.add_argument("--bw", type=float, required=True, help="bytes per second per direction")
     ap.add_argument("--delay", type=float, default=0.0, help="one-way delay in seconds")
     ap.add_argument("--buffer", type=int, default=256 * 1024, help="bytes buffered per direction")
+    ap.add_argument("--sockbuf", type=int, default=0,
+                    help="SO_RCVBUF/SO_SNDBUF of the proxy's sockets (0: the OS default)")
     ap.add_argument("--map", action="append", required=True, help="PUBLIC_PORT:REAL_PORT")
     args = ap.parse_args()
     servers = []

@@ -120,11 +120,11 @@ def time_to(curve, target):
 
 
 def group_key(r):
+    """Runs compare with the D-PSGD run of the same grid, dataset and topology."""
     m = r["meta"]
     if m:
-        return (m.get("dataset"), m.get("topology"))
-    parts = r["name"].split("-")
-    return tuple(parts[:2])
+        return (m.get("grid"), m.get("dataset"), m.get("topology"))
+    return (Path(r["dir"]).parent.name, r["name"].rsplit("-", 1)[0], "")
 
 
 def is_baseline(r):
@@ -165,7 +165,7 @@ def build(runs_dirs, target):
 def label(r):
     m = r["meta"]
     if m:
-        return f"{m['dataset']} / {m['topology']} / {m['label']}"
+        return f"{m['grid']}: {m['dataset']} / {m['topology']} / {m['label']}"
     return r["name"]
 
 
@@ -208,7 +208,7 @@ def plots(runs, out_dir, prefix):
     for r in runs:
         groups.setdefault(group_key(r), []).append(r)
     written = []
-    for (ds, topo), rs in groups.items():
+    for (grid, ds, topo), rs in groups.items():
         fig, axes = plt.subplots(1, 3, figsize=(16, 4.5))
         for r in rs:
             c = r["curve"]
@@ -226,9 +226,9 @@ def plots(runs, out_dir, prefix):
             a.set_ylabel("mean test accuracy (%)")
             a.grid(alpha=0.3)
         axes[0].legend(fontsize=7)
-        fig.suptitle(f"{prefix}: {ds}, {topo}")
+        fig.suptitle(f"{grid}: {ds}, {topo}")
         fig.tight_layout()
-        path = out_dir / f"{prefix}-{ds}-{topo}.png"
+        path = out_dir / f"{prefix}-{grid}-{ds}-{topo}.png"
         fig.savefig(path, dpi=80)
         plt.close(fig)
         written.append(path)

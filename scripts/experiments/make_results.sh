@@ -1,0 +1,23 @@
+#!/bin/bash
+# Rebuilds the tables and plots of docs/RESULTS.md from the run directories under runs/.
+# Usage: scripts/experiments/make_results.sh   (from the repository root)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+PY=/usr/bin/python3
+S=scripts/experiments/summarize.py
+OUT=docs/results
+mkdir -p "$OUT"
+table() {  # name target dirs...
+  local name=$1 target=$2; shift 2
+  local have=()
+  for d in "$@"; do [ -d "$d" ] && have+=("$d"); done
+  [ ${#have[@]} -gt 0 ] || return 0
+  $PY $S "${have[@]}" --target "$target" --md "$OUT/$name.md" --csv "$OUT/$name.csv" \
+      --plots "$OUT" --prefix "$name" > /dev/null
+  echo "wrote $OUT/$name.md"
+}
+table const-lr 0.80 runs/main
+table cosine 0.80 runs/cos
+table knobs 0.80 runs/cos-knobs
+table tta-10mbit 0.80 runs/tta-10mbit
+table cifar-reduced 0.25 runs/cifar-reduced
