@@ -101,6 +101,12 @@ void addGossipFlags(Binder& b, const Config& d) {
                    [](Config& c) -> double& { return c.data.dirichletAlpha; });
   b.option<int>("--base-port", "node i listens on base-port + i (when the topology has no ports)",
                 d, [](Config& c) -> int& { return c.net.basePort; });
+  b.option<std::string>("--faults", "fault scenario file: drop, delay, bandwidth, partitions "
+                        "(docs/FAULTS.md)", d,
+                        [](Config& c) -> std::string& { return c.net.faults; });
+  b.option<std::string>("--secret-file",
+                        "cluster secret file (default: $MURMUR_SECRET; neither: open cluster)", d,
+                        [](Config& c) -> std::string& { return c.net.secretFile; });
 }
 
 // "--param key=value" (repeatable) sets a method parameter.

@@ -184,6 +184,8 @@ void readTable(const toml::table& root, const std::string& origin, Config& cfg) 
     r.field("base_port", cfg.net.basePort);
     r.field("connect_timeout_ms", cfg.net.connectTimeoutMs);
     r.field("close_timeout_ms", cfg.net.closeTimeoutMs);
+    r.field("faults", cfg.net.faults);
+    r.field("secret_file", cfg.net.secretFile);
     r.finish();
   }
   {
@@ -335,6 +337,8 @@ std::string toToml(const Config& cfg) {
   line("base_port", std::to_string(cfg.net.basePort));
   line("connect_timeout_ms", std::to_string(cfg.net.connectTimeoutMs));
   line("close_timeout_ms", std::to_string(cfg.net.closeTimeoutMs));
+  line("faults", quote(cfg.net.faults));
+  line("secret_file", quote(cfg.net.secretFile));
   s += "\n[run]\n";
   line("nodes", std::to_string(cfg.run.nodes));
   line("graph", quote(cfg.run.graph));

@@ -64,6 +64,8 @@ struct NetConfig {
   int basePort = 47000;  // node i listens on basePort + i unless the topology names addresses
   int64_t connectTimeoutMs = 10000;
   int64_t closeTimeoutMs = 2000;
+  std::string faults;      // fault scenario file (docs/FAULTS.md); empty: perfect links
+  std::string secretFile;  // cluster secret file; empty: $MURMUR_SECRET; neither: open cluster
 
   bool operator==(const NetConfig&) const = default;
 };

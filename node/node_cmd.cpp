@@ -20,6 +20,8 @@
 #include "nn/data/partition.hpp"
 #include "nn/data/sampler.hpp"
 #include "nn/runtime.hpp"
+#include "net/auth.hpp"
+#include "net/fault.hpp"
 #include "net/tcp_transport.hpp"
 #include "node/commands.hpp"
 #include "node/method_params.hpp"
@@ -117,8 +119,16 @@ int nodeCommand(const Config& cfg, const NodeArgs& args) {
     }
     tc.clusterId = topo.clusterId.empty() ? "murmur" : topo.clusterId;
     tc.modelFingerprint = layout.fingerprint();
-    if (const char* secret = std::getenv("MURMUR_SECRET"); secret != nullptr && *secret != 0) {
-      tc.secret = secret;
+    if (auto secret = net::loadClusterSecret(cfg.net.secretFile)) {
+      const auto bytes = secret->bytes();
+      tc.secret = std::string(bytes.begin(), bytes.end());
+    } else {
+      spdlog::warn("{}", net::openClusterWarning(tc.clusterId));
+    }
+    if (!cfg.net.faults.empty()) {
+      tc.faults = net::FaultScenario::load(cfg.net.faults);
+      tc.faultSeed = static_cast<uint64_t>(cfg.train.seed);
+      spdlog::info("fault scenario {} applies to this node's outgoing links", cfg.net.faults);
     }
     net::TcpTransport transport(tc);
 
@@ -136,14 +146,12 @@ int nodeCommand(const Config& cfg, const NodeArgs& args) {
                  jsonArray(topo.neighbours(id)), cfg.gossip.method, trainer.shardSize(),
                  trainer.stepsPerEpoch(), trainer.totalSteps());
 
-    // Give the neighbours a bounded time to come up, so the first keyframes reach them.
+    // Give the neighbours a bounded time to come up and exchange start-up keyframes, so the
+    // first mix is not one-sided. Short slices keep SIGINT/SIGTERM responsive.
     const double connectDeadline =
         monotonicSeconds() + static_cast<double>(cfg.net.connectTimeoutMs) / 1000.0;
     while (monotonicSeconds() < connectDeadline && !stopRequested()) {
-      const bool allUp = std::all_of(tc.neighbours.begin(), tc.neighbours.end(),
-                                     [&](const net::PeerAddress& p) { return transport.isUp(p.id); });
-      if (allUp) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      if (gossip.awaitNeighbours(std::chrono::milliseconds(100))) break;
     }
     for (const auto& p : tc.neighbours) {
       if (!transport.isUp(p.id)) spdlog::warn("neighbour {} not up yet; training anyway", p.id);

@@ -132,3 +132,30 @@ TEST(Cli, TopoGenAndInfo) {
 
 }  // namespace
 }  // namespace murmur::node
+
+namespace murmur::node {
+namespace {
+
+// `murmur node` reads its fault scenario and cluster secret before it opens a socket: a broken
+// scenario or a too-short secret stops it with a one-line error naming the file.
+TEST(Cli, NodeRefusesBadFaultScenarioAndShortSecret) {
+  const auto topo = scratch("pair.topo");
+  ASSERT_EQ(murmur("topo gen ring --nodes 2 --base-port 47950 --out " + topo.string()).code, 0);
+  const auto faults = scratch("bad.faults");
+  std::ofstream(faults) << "link * drop=0.1\nlink 0->1 delay=fast\n";
+  const std::string common = "node --topology " + topo.string() +
+                             " --id 0 --steps 1 --train-limit 256 --test-limit 64 --run-dir " +
+                             scratch("run").string();
+  auto r = murmur(common + " --faults " + faults.string());
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find(faults.string() + ":2"), std::string::npos) << r.output;
+
+  const auto secret = scratch("short.secret");
+  std::ofstream(secret) << "tiny";
+  r = murmur(common + " --secret-file " + secret.string());
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("secret"), std::string::npos) << r.output;
+}
+
+}  // namespace
+}  // namespace murmur::node

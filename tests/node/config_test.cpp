@@ -47,6 +47,8 @@ warmup = 10
 fp16 = true
 [net]
 base_port = 9000
+faults = "/tmp/links.faults"
+secret_file = "/tmp/cluster.secret"
 [run]
 nodes = 8
 graph = "torus"
@@ -70,6 +72,8 @@ graph = "torus"
   EXPECT_EQ(cfg.gossip.params.at("warmup"), "10");
   EXPECT_EQ(cfg.gossip.params.at("fp16"), "true");
   EXPECT_EQ(cfg.net.basePort, 9000);
+  EXPECT_EQ(cfg.net.faults, "/tmp/links.faults");
+  EXPECT_EQ(cfg.net.secretFile, "/tmp/cluster.secret");
   EXPECT_EQ(cfg.run.nodes, 8);
   EXPECT_EQ(cfg.run.graph, "torus");
   // Untouched keys keep their defaults.
@@ -159,6 +163,8 @@ TEST(Config, TomlRoundTripsEveryField) {
   cfg.gossip.params["threshold"] = "0.5";
   cfg.gossip.params["metric"] = "norm-of-difference";
   cfg.run.deadlineSeconds = 60;
+  cfg.net.faults = "scenarios/cap 10mbit.faults";
+  cfg.net.secretFile = "/etc/murmur/secret";
   Config back;
   loadConfigString(toToml(cfg), "roundtrip", back);
   EXPECT_EQ(back, cfg);
