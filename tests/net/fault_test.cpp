@@ -7,6 +7,8 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
 
 #include "common/error.hpp"
 
@@ -224,6 +226,20 @@ TEST(LinkShaperTest, SameSeedReplaysDifferentSeedDiffers) {
   };
   EXPECT_EQ(run(5), run(5));
   EXPECT_NE(run(5), run(6));
+}
+
+// The scenarios shipped in scripts/scenarios/ (used by the README and the experiments) parse.
+TEST(FaultScenario, ShippedScenariosParse) {
+  const char* root = std::getenv("MURMUR_SOURCE_DIR");
+  ASSERT_NE(root, nullptr) << "ctest sets MURMUR_SOURCE_DIR";
+  const std::filesystem::path dir = std::filesystem::path(root) / "scripts" / "scenarios";
+  int files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.path().extension() != ".faults") continue;
+    ++files;
+    EXPECT_NO_THROW((void)FaultScenario::load(entry.path().string())) << entry.path();
+  }
+  EXPECT_GE(files, 2);
 }
 
 }  // namespace
