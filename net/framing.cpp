@@ -42,6 +42,12 @@ FrameReader::FrameReader(size_t maxPayloadBytes, bool macEnabled)
                "frame payload limit {} out of range", maxPayloadBytes_);
 }
 
+void FrameReader::setMaxPayloadBytes(size_t maxPayloadBytes) {
+  MURMUR_CHECK(maxPayloadBytes >= 8 && maxPayloadBytes <= UINT32_MAX,
+               "frame payload limit {} out of range", maxPayloadBytes);
+  maxPayloadBytes_ = maxPayloadBytes;
+}
+
 void FrameReader::fillCurrent(std::span<const uint8_t>& bytes) {
   Bytes& payload = current_->payload;
   size_t filled = payload.size();

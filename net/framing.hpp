@@ -41,6 +41,10 @@ std::array<uint8_t, kFrameHeaderBytes> frameHeader(
 Bytes buildFrame(std::span<const uint8_t> payload, const MacBytes* mac = nullptr,
                  size_t maxPayloadBytes = kDefaultMaxPayloadBytes);
 
+// Frame size limit before a peer has completed the handshake: Hello, HelloProof and a refusal
+// Goodbye are a few hundred bytes (text fields are capped at 4 KiB).
+inline constexpr size_t kHandshakeMaxPayloadBytes = 64 * 1024;
+
 class FrameReader {
  public:
   explicit FrameReader(size_t maxPayloadBytes = kDefaultMaxPayloadBytes, bool macEnabled = false);
@@ -57,6 +61,12 @@ class FrameReader {
   // Applies from the next frame header read on; call between next() calls, e.g. right after
   // the handshake frame that completes authentication.
   void setMacEnabled(bool enabled) { macEnabled_ = enabled; }
+
+  // Applies from the next frame header read on. The transport keeps the limit small until a
+  // peer has completed the handshake, so an unauthenticated stranger cannot make the node
+  // reserve a maximal frame buffer per connection.
+  void setMaxPayloadBytes(size_t maxPayloadBytes);
+  size_t maxPayloadBytes() const { return maxPayloadBytes_; }
   bool macEnabled() const { return macEnabled_; }
 
   // Bytes received but not yet returned in a frame.

@@ -168,7 +168,7 @@ struct Connection : std::enable_shared_from_this<Connection> {
         resolver(impl.io),
         shapeTimer(impl.io),
         expected(expectedPeer),
-        reader(impl.cfg.limits.maxPayloadBytes, false),
+        reader(std::min(impl.cfg.limits.maxPayloadBytes, kHandshakeMaxPayloadBytes), false),
         rbuf(kReadChunk),
         startNs(impl.clock->nowNs()),
         lastRxNs(startNs) {}
@@ -347,6 +347,7 @@ struct Connection : std::enable_shared_from_this<Connection> {
       recvAuth.emplace(hs->receiveAuthenticator());
       reader.setMacEnabled(true);
     }
+    reader.setMaxPayloadBytes(t.cfg.limits.maxPayloadBytes);
     state = State::kUp;
     if (peer->conn && peer->conn.get() != this) {
       peer->conn->close("replaced by a newer connection from the same peer");

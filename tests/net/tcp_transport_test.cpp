@@ -418,6 +418,18 @@ TEST(TcpTransportTest, GarbageBeforeHandshakeClosesOnlyThatConnection) {
   rig.expectNode1StillServes(11);
 }
 
+// Before the handshake completes a stranger may not announce a large frame: the node would
+// otherwise reserve the full 64 MiB limit for an unauthenticated connection.
+TEST(TcpTransportTest, LargeFrameBeforeHandshakeIsRefused) {
+  TamperRig rig;
+  RawClient raw(rig.c.ports[1]);
+  ASSERT_TRUE(raw.connected());
+  const auto header = frameHeader(kHandshakeMaxPayloadBytes + 8, kDefaultMaxPayloadBytes);
+  raw.write(Bytes(header.begin(), header.end()));
+  EXPECT_TRUE(raw.closedByPeer());
+  rig.expectNode1StillServes(12);
+}
+
 TEST(TcpTransportTest, BadMacClosesConnectionNodeStaysUp) {
   TamperRig rig;
   RawClient raw(rig.c.ports[1]);
