@@ -356,7 +356,28 @@ void Gossip::sendKeyframe(Peer& peer, uint32_t t) {
   ++stats_.updateFramesSent;
 }
 
+size_t Gossip::ownShare(uint32_t t) const {
+  const size_t k = topKCount(config_.topKFraction, layout_.tensors[t].numel);
+  if (config_.maskOwnFraction <= 0.0) return 0;
+  const double own = std::ceil(config_.maskOwnFraction * static_cast<double>(k));
+  return std::min(k, static_cast<size_t>(own));
+}
+
+size_t Gossip::votedShare(uint32_t t) const {
+  return topKCount(config_.topKFraction, layout_.tensors[t].numel) - ownShare(t);
+}
+
 void Gossip::sendUpdate(uint32_t t, uint64_t k, Compression compression, bool fp16) {
+  if (compression == Compression::kVotedMask) {
+    // Values on the agreed mask, then the node's own largest remaining residuals with indices.
+    if (!ownMask_[t].empty()) sendOne(t, k, Compression::kVotedMask, fp16);
+    if (ownShare(t) > 0) sendOne(t, k, Compression::kTopK, fp16, ownShare(t));
+    return;
+  }
+  sendOne(t, k, compression, fp16, topKCount(config_.topKFraction, layout_.tensors[t].numel));
+}
+
+void Gossip::sendOne(uint32_t t, uint64_t k, Compression compression, bool fp16, size_t topK) {
   auto x = tensorOf(params_, t);
   auto xs = tensorOf(std::span<float>(lastSent_), t);
   const size_t n = x.size();
@@ -379,7 +400,7 @@ void Gossip::sendUpdate(uint32_t t, uint64_t k, Compression compression, bool fp
     case Compression::kVotedMask: {
       if (compression == Compression::kTopK) {
         u.kind = UpdateKind::kSparse;
-        u.indices = topKIndices(x, xs, topKCount(config_.topKFraction, n));
+        u.indices = topKIndices(x, xs, topK);
       } else {
         u.kind = UpdateKind::kMasked;
         u.maskEpoch = maskEpoch_;
@@ -454,8 +475,7 @@ void Gossip::runMaskEpoch(uint32_t epoch) {
     }
     const size_t n = layout_.tensors[t].numel;
     ownMask_[t] = decideMask(ballots, tensorOf(std::span<const float>(params_), t),
-                             tensorOf(std::span<const float>(lastSent_), t),
-                             topKCount(config_.topKFraction, n));
+                             tensorOf(std::span<const float>(lastSent_), t), votedShare(t));
     if (!to.empty()) {
       transport_.send(to,
                       Message(MaskDecision{t, epoch, static_cast<uint32_t>(n), ownMask_[t]}));
@@ -487,7 +507,27 @@ void Gossip::mix() {
         self += p.weight;  // a down or unsynchronised neighbour's weight moves to self
       }
     }
-    mixInto(tensorOf(params_, t), self, terms);
+    auto x = tensorOf(params_, t);
+    if (!config_.mixPublicCopies || self >= 1.0) {
+      mixInto(x, self, terms);
+      continue;
+    }
+    // x <- x + sum_j W_ij (x^_j - x~): the neighbours' public copies are mixed against this
+    // node's public copy x~, so the part of x not yet sent (x - x~) is kept, not pulled back
+    // toward the neighbours' stale coordinates; and since x^_j == x~_j, the sum of the x_i is
+    // conserved exactly however much each node still holds back.
+    const auto xs = tensorOf(std::span<const float>(lastSent_), t);
+    const auto n = static_cast<Eigen::Index>(x.size());
+    Eigen::Map<Eigen::VectorXf> xv(x.data(), n);
+    Eigen::Map<const Eigen::VectorXf> sv(xs.data(), n);
+    mixScratch_.resize(x.size());
+    Eigen::Map<Eigen::VectorXf> rv(mixScratch_.data(), n);
+    rv = xv - sv;
+    const float g = static_cast<float>(config_.publicMixStep);
+    mixInto(x, self, terms);
+    // gamma: x <- x + gamma (mixed - x), where mixed already holds (1 - self) r
+    xv += static_cast<float>(1.0 - self) * rv;
+    xv = g * xv + (1.0f - g) * (sv + rv);
   }
   ++stats_.mixes;
 }
@@ -510,7 +550,19 @@ void Gossip::afterUpdate(uint64_t k) {
 
   if (config_.compression == Compression::kVotedMask) {
     const auto epoch = static_cast<uint32_t>(k / config_.maskEvery);
-    if (!haveMask_ || (k % config_.maskEvery == 0 && epoch != maskEpoch_)) runMaskEpoch(epoch);
+    if (!haveMask_ || (k % config_.maskEvery == 0 && epoch != maskEpoch_)) {
+      runMaskEpoch(epoch);
+      if (config_.maskFlushEvery > 0 && (epoch + 1) % config_.maskFlushEvery == 0) {
+        // After the decision, so the vote still saw the residual the flush clears.
+        for (uint32_t t = 0; t < nt; ++t) {
+          const auto x = tensorOf(std::span<const float>(params_), t);
+          const auto xs = tensorOf(std::span<const float>(lastSent_), t);
+          if (std::equal(x.begin(), x.end(), xs.begin())) continue;
+          sendUpdate(t, k, Compression::kDense, config_.fp16);
+          ++stats_.maskFlushes;
+        }
+      }
+    }
   }
 
   bool boundary = false;

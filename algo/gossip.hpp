@@ -43,6 +43,7 @@ struct GossipStats {
   uint64_t gapsDetected = 0;             // sequence gaps (each triggers a keyframe request)
   uint64_t staleIgnored = 0;             // duplicates, or deltas while awaiting a keyframe
   uint64_t maskEpochs = 0;
+  uint64_t maskFlushes = 0;              // dense residual flushes (maskFlushEvery), per tensor
   uint64_t voteTimeouts = 0;             // mask epochs decided without every live neighbour
   uint64_t rounds = 0;                   // round exchanges (periodic / AET-SGD)
   uint64_t roundWaits = 0;               // round boundaries where the node had to wait
@@ -135,6 +136,11 @@ class Gossip {
 
   void runMaskEpoch(uint32_t epoch);
   void sendUpdate(uint32_t t, uint64_t k, Compression compression, bool fp16);
+  // One frame: dense, the `topK` largest residuals (kTopK), or values on ownMask_ (kVotedMask).
+  void sendOne(uint32_t t, uint64_t k, Compression compression, bool fp16, size_t topK = 0);
+  // kVotedMask: how much of tensor t's K is the node's own (sparse) and how much is voted.
+  size_t ownShare(uint32_t t) const;
+  size_t votedShare(uint32_t t) const;
   void sendKeyframe(Peer& peer, uint32_t t);
   void sendHeartbeat(uint64_t k);
   void mix();
@@ -161,6 +167,7 @@ class Gossip {
   // (epoch, tensor) -> sender -> votes
   std::map<std::pair<uint32_t, uint32_t>, std::map<NodeId, std::vector<uint32_t>>> votes_;
 
+  std::vector<float> mixScratch_;  // one tensor's x - x~ while it is mixed
   std::vector<Envelope> inbox_;
   std::vector<PeerEvent> events_;
   GossipStats stats_;

@@ -32,7 +32,10 @@ MethodConfig parseMethod(std::string_view name) {
   if (name == "eventgrad" || name == "eventgrad-topk" || name == "eventgrad-vote") {
     c.trigger = TriggerKind::kEventGrad;
     if (name == "eventgrad-topk") c.compression = Compression::kTopK;
-    if (name == "eventgrad-vote") c.compression = Compression::kVotedMask;
+    if (name == "eventgrad-vote") {
+      c.compression = Compression::kVotedMask;
+      c.mixPublicCopies = true;
+    }
     return c;
   }
   if (name == "aet-sgd") {
@@ -91,6 +94,9 @@ void validate(const MethodConfig& c) {
                  "method '{}': top-K fraction must be in (0, 1], got {}", c.name, c.topKFraction);
   MURMUR_ENFORCE(c.maskEvery >= 1, InputError, "method '{}': mask epoch length must be >= 1",
                  c.name);
+  MURMUR_ENFORCE(c.maskOwnFraction >= 0.0 && c.maskOwnFraction <= 1.0, InputError,
+                 "method '{}': mask own fraction must be in [0, 1], got {}", c.name,
+                 c.maskOwnFraction);
   MURMUR_ENFORCE(c.eventgrad.history >= 1, InputError,
                  "method '{}': EventGraD slope history must be >= 1", c.name);
   MURMUR_ENFORCE(c.eventgrad.horizon >= 0.0 && std::isfinite(c.eventgrad.horizon), InputError,

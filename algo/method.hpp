@@ -63,6 +63,23 @@ struct MethodConfig {
 
   double topKFraction = 0.1;  // rho: K = max(1, ceil(rho * numel)) per tensor (top-K and masks)
   uint64_t maskEvery = 20;    // R: steps per mask epoch (kVotedMask)
+  // F (kVotedMask): at the start of every F-th mask epoch, right after the decision, every
+  // tensor's whole residual x - x~ goes out densely (0: never). Majority votes alone can leave a
+  // node's own large residual outside every mask for good, so its neighbours' replica of that
+  // coordinate stays stale and the average drifts; the flush bounds any coordinate's silence to
+  // F * R steps, like EventGraD's maximum silence (docs/ALGORITHMS.md).
+  uint64_t maskFlushEvery = 5;
+  // (kVotedMask) The share of K kept for the node's own largest residuals outside the agreed
+  // mask: ceil(maskOwnFraction * K) of them travel with every event as values + indices (a
+  // kSparse frame beside the kMasked one); the vote decides the other K minus that. Error
+  // feedback then reaches every coordinate at top-K's pace, not only the majority's. 0: none.
+  double maskOwnFraction = 0.25;
+  // Mix public copies: x <- x + sum_j W_ij (x^_j - x~) instead of W_ii x + sum_j W_ij x^_j
+  // (CHOCO-gossip's form). With compressed deltas most of x^_j lags x_j; the plain rule pulls
+  // every node's unsent progress back toward those stale values each step and moves the
+  // average; this one conserves the average exactly. On in eventgrad-vote.
+  bool mixPublicCopies = false;
+  double publicMixStep = 0.5;
   bool fp16 = false;          // values travel as binary16; the sender rounds, so x~ stays exact
 
   // Rounds (kPeriodic / kAetRounds): a node may be at most this many rounds ahead of its slowest

@@ -27,12 +27,10 @@ TEST_P(ConsensusFake, FourNodeRingAgreesOnTheMean) {
               r.meanError);
   EXPECT_LT(r.final, 0.05 * r.initial);
   EXPECT_LT(r.final, 0.5 * r.targetSpread);
-  if (method.compression == Compression::kVotedMask) {
-    // Majority votes favour coordinates several nodes want; with a deliberately heterogeneous
-    // objective per node (independent c_i) a node's own largest residuals lose the vote and
-    // the unsent part biases the average (docs/ALGORITHMS.md). It must still have moved well
-    // toward mean(c).
-    EXPECT_LT(r.meanError, 0.5 * r.initialMeanError);
+  if (method.mixPublicCopies) {
+    // Mixing public copies conserves the sum of the x_i exactly, so the average lands on
+    // mean(c) up to float rounding (2e-5 measured; plain votes left 21 here, docs/ALGORITHMS.md).
+    EXPECT_LT(r.meanError, 1e-5 * r.initialMeanError);
   } else {
     EXPECT_LT(r.meanError, 0.1 * r.targetSpread);
   }

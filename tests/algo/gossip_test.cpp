@@ -248,7 +248,10 @@ TEST(Gossip, MajorityVoteBothEndsAgreeOnMasks) {
         const auto* seen = c.gossips[i]->peerMask(j, t, last);
         ASSERT_NE(seen, nullptr);
         EXPECT_EQ(*seen, own[j][last][t]) << "node " << i << " sees node " << j << "'s mask";
-        EXPECT_EQ(seen->size(), topKCount(m.topKFraction, kSizes[t]));
+        // K minus the share kept for the node's own residuals (sent with indices).
+        const size_t k = topKCount(m.topKFraction, kSizes[t]);
+        const auto ownK = static_cast<size_t>(std::ceil(m.maskOwnFraction * static_cast<double>(k)));
+        EXPECT_EQ(seen->size(), k - std::min(k, ownK));
       }
       // Masked updates applied on the agreed masks keep replicas exact.
       EXPECT_TRUE(bitwiseEqual(c.gossips[i]->replica(j), c.gossips[j]->lastSent()));
@@ -257,9 +260,85 @@ TEST(Gossip, MajorityVoteBothEndsAgreeOnMasks) {
   }
 }
 
+// Node 0 of a 3-ring changes coordinate 10 once, by more than anything else it does; every node
+// then moves coordinates 0 and 1 each step, its neighbours by more. Node 0's own top-2 holds
+// coordinate 10, but neither neighbour's does, so it loses every majority vote (count 1 against
+// 2 and 3). Returns what node 1 holds of node 0's coordinate 10, and node 0's value of it.
+struct OutvotedResidual {
+  float replica = 0;
+  float value = 0;
+  float start = 0;
+  float sent = 0;  // node 0's x~ of it
+  GossipStats stats;
+};
+OutvotedResidual runOutvotedResidual(uint64_t flushEvery, double ownFraction) {
+  MethodConfig m = parseMethod("eventgrad-vote");
+  m.topKFraction = 0.1;  // K = 2 of 20
+  m.maskEvery = 4;
+  m.maskFlushEvery = flushEvery;
+  m.maskOwnFraction = ownFraction;  // > 0: 1 of the 2 is the node's own
+  m.eventgrad.warmup = 1000;  // every step sends on the mask
+  const auto adj = FakeNetwork::ring(3);
+  Cluster c(adj, {20}, m, SteadyClock::instance(), nullptr, /*mix=*/false);
+  OutvotedResidual r;
+  r.start = c.x[0][10];
+  const uint64_t steps = 24;
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < 3; ++i) {
+    threads.emplace_back([&, i] {
+      for (uint64_t k = 0; k < steps; ++k) {
+        c.gossips[i]->beforeUpdate(k);
+        if (i == 0 && k == 0) c.x[0][10] += 1.0f;
+        const float d = i == 0 ? 0.1f : 0.5f;
+        c.x[i][0] += d;
+        c.x[i][1] += d;
+        c.gossips[i]->afterUpdate(k);
+        if (i == 0) {
+          const auto& mask = c.gossips[0]->ownMask(0);
+          EXPECT_EQ(mask.size(), ownFraction > 0 ? 1u : 2u);
+          EXPECT_TRUE(std::find(mask.begin(), mask.end(), 10u) == mask.end()) << "step " << k;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  c.gossips[1]->poll(std::chrono::milliseconds(0));  // what node 0 sent last
+  r.replica = c.gossips[1]->replica(0)[10];
+  r.value = c.x[0][10];
+  r.sent = c.gossips[0]->lastSent()[10];
+  r.stats = c.gossips[0]->stats();
+  return r;
+}
+
+TEST(Gossip, ResidualOutsideEveryNeighboursTopKIsEventuallyDelivered) {
+  // With the whole K voted and no flush, the outvoted change never leaves node 0 (the old
+  // behaviour, which biased the average).
+  const auto stale = runOutvotedResidual(0, 0.0);
+  EXPECT_EQ(stale.replica, stale.start);
+  EXPECT_EQ(stale.sent, stale.start);
+  EXPECT_EQ(stale.stats.maskFlushes, 0u);
+  // A flush every 5 mask epochs (steps 16..19 are epoch 4) delivers it, exactly.
+  const auto fixed = runOutvotedResidual(5, 0.0);
+  EXPECT_EQ(fixed.replica, fixed.sent);
+  EXPECT_NEAR(fixed.replica, fixed.value, 1e-6f * (1.0f + std::fabs(fixed.value)));
+  EXPECT_NE(fixed.replica, fixed.start);
+  EXPECT_EQ(fixed.stats.maskFlushes, 1u);
+  EXPECT_EQ(fixed.stats.voteTimeouts, 0u);
+  EXPECT_EQ(fixed.stats.updatesRejected, 0u);
+  // So does the share of K kept for the node's own residuals, without any flush.
+  const auto own = runOutvotedResidual(0, 0.5);
+  EXPECT_EQ(own.replica, own.sent);
+  EXPECT_NEAR(own.replica, own.value, 1e-6f * (1.0f + std::fabs(own.value)));
+  EXPECT_NE(own.replica, own.start);
+  EXPECT_EQ(own.stats.maskFlushes, 0u);
+  EXPECT_GT(own.stats.indicesSent, 0u);
+  EXPECT_EQ(own.stats.updatesRejected, 0u);
+}
+
 TEST(Gossip, SilentNeighboursVoteIsNotWaitedForForever) {
   ManualClock clock;
   MethodConfig m = parseMethod("eventgrad-vote");
+  m.maskOwnFraction = 0.0;  // the whole K is voted
   m.voteDeadline = std::chrono::milliseconds(2000);
   m.maskEvery = 5;
   Cluster c(FakeNetwork::ring(2), kSizes, m, clock, &clock);
