@@ -21,3 +21,9 @@ table cosine 0.80 runs/cos
 table knobs 0.80 runs/cos-knobs
 table tta-10mbit 0.80 runs/tta-10mbit
 table cifar-reduced 0.25 runs/cifar-reduced
+table tta-faults 0.80 runs/tta-faults
+table head-loopback 0.80 runs/head-loopback
+table paper-mnist 0.95 runs/paper-mnist
+table steps 0.80 runs/cos-steps210 runs/cos-steps200
+table tta-10mbit-smallbuf 0.80 runs/tta-10mbit-smallbuf
+table cos-seed2 0.80 runs/cos-seed2

@@ -210,14 +210,17 @@ def plots(runs, out_dir, prefix):
     written = []
     for (grid, ds, topo), rs in groups.items():
         fig, axes = plt.subplots(1, 3, figsize=(16, 4.5))
-        for r in rs:
+        cmap = plt.get_cmap("tab20")
+        for idx, r in enumerate(sorted(rs, key=lambda r: r["name"])):
             c = r["curve"]
             if not c:
                 continue
             lab = r["meta"].get("label", r["name"])
-            axes[0].plot([x["step"] for x in c], [100 * x["acc"] for x in c], marker="o", ms=3, label=lab)
-            axes[1].plot([max(x["bytes"], 1) / 1e6 for x in c], [100 * x["acc"] for x in c], marker="o", ms=3, label=lab)
-            axes[2].plot([x["time"] for x in c], [100 * x["acc"] for x in c], marker="o", ms=3, label=lab)
+            style = dict(marker="os^v"[idx % 4], ms=3, color=cmap(idx % 20),
+                         linestyle=["-", "--", ":"][(idx // 4) % 3], label=lab)
+            axes[0].plot([x["step"] for x in c], [100 * x["acc"] for x in c], **style)
+            axes[1].plot([max(x["bytes"], 1) / 1e6 for x in c], [100 * x["acc"] for x in c], **style)
+            axes[2].plot([x["time"] for x in c], [100 * x["acc"] for x in c], **style)
         axes[0].set_xlabel("step")
         axes[1].set_xlabel("MB sent, all nodes (log)")
         axes[1].set_xscale("log")
