@@ -15,6 +15,7 @@
 #include <zlib.h>
 
 #include "common/error.hpp"
+#include "common/file_io.hpp"
 
 namespace murmur::nn {
 
@@ -107,35 +108,6 @@ class Reader {
 
 std::string errnoText(int err) { return std::strerror(err); }
 
-// Closes the fd and removes the temp file unless released: every failure path of a save ends
-// with no temp file left behind.
-class TempFile {
- public:
-  explicit TempFile(std::filesystem::path p) : path_(std::move(p)) {}
-  ~TempFile() {
-    if (fd_ >= 0) ::close(fd_);
-    if (!released_) ::unlink(path_.c_str());
-  }
-  TempFile(const TempFile&) = delete;
-  TempFile& operator=(const TempFile&) = delete;
-  int& fd() { return fd_; }
-  void release() { released_ = true; }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-  int fd_ = -1;
-  bool released_ = false;
-};
-
-std::filesystem::path tempPathFor(const std::filesystem::path& path) {
-  static std::atomic<uint64_t> counter{0};
-  const auto ticks = std::chrono::steady_clock::now().time_since_epoch().count();
-  auto name = fmt::format(".{}.tmp.{}.{}.{}", path.filename().string(), ::getpid(),
-                          counter.fetch_add(1), ticks);
-  return path.parent_path() / name;
-}
-
 }  // namespace
 
 void saveCheckpoint(const std::filesystem::path& path, const Checkpoint& ckpt) {
@@ -164,44 +136,11 @@ void saveCheckpoint(const std::filesystem::path& path, const Checkpoint& ckpt) {
   header.pod(crc32Of(body.data(), body.size()));
   header.pod(uint32_t{0});
 
-  const std::filesystem::path dir =
-      path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path();
-  TempFile tmp(tempPathFor(path));
-  tmp.fd() = ::open(tmp.path().c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  MURMUR_ENFORCE(tmp.fd() >= 0, IoError, "checkpoint {}: cannot create temp file {}: {}",
-                 path.string(), tmp.path().string(), errnoText(errno));
-  auto writeAll = [&](const std::vector<uint8_t>& bytes) {
-    size_t done = 0;
-    while (done < bytes.size()) {
-      const ssize_t n = ::write(tmp.fd(), bytes.data() + done, bytes.size() - done);
-      if (n < 0 && errno == EINTR) continue;
-      MURMUR_ENFORCE(n > 0, IoError, "checkpoint {}: writing {} failed after {} bytes: {}",
-                     path.string(), tmp.path().string(), done,
-                     n < 0 ? errnoText(errno) : std::string("no progress"));
-      done += static_cast<size_t>(n);
-    }
-  };
-  writeAll(header.bytes());
-  writeAll(body);
-  MURMUR_ENFORCE(::fsync(tmp.fd()) == 0, IoError, "checkpoint {}: fsync of {} failed: {}",
-                 path.string(), tmp.path().string(), errnoText(errno));
-  const int fd = tmp.fd();
-  tmp.fd() = -1;
-  MURMUR_ENFORCE(::close(fd) == 0, IoError, "checkpoint {}: closing {} failed: {}",
-                 path.string(), tmp.path().string(), errnoText(errno));
-  MURMUR_ENFORCE(::rename(tmp.path().c_str(), path.c_str()) == 0, IoError,
-                 "checkpoint {}: renaming {} over it failed: {}", path.string(),
-                 tmp.path().string(), errnoText(errno));
-  tmp.release();
-  // The rename is durable only once the directory entry is on disk.
-  const int dirFd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  MURMUR_ENFORCE(dirFd >= 0, IoError, "checkpoint {}: cannot open directory {} to fsync it: {}",
-                 path.string(), dir.string(), errnoText(errno));
-  const int rc = ::fsync(dirFd);
-  const int err = errno;
-  ::close(dirFd);
-  MURMUR_ENFORCE(rc == 0, IoError, "checkpoint {}: fsync of directory {} failed: {}",
-                 path.string(), dir.string(), errnoText(err));
+  try {
+    writeFileAtomic(path, {header.bytes(), body});
+  } catch (const IoError& e) {
+    throw IoError(fmt::format("checkpoint {}", e.what()));
+  }
 }
 
 Checkpoint loadCheckpoint(const std::filesystem::path& path) {

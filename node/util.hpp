@@ -1,4 +1,6 @@
 #pragma once
+
+#include "common/file_io.hpp"  // writeFileAtomic, used throughout node/
 // Small process-level helpers for the subcommands: atomic file writes, and a stop flag set by
 // SIGINT/SIGTERM that training loops poll (a handler only stores to an atomic; all the work of
 // saying goodbye and saving happens in the loop).
@@ -10,7 +12,6 @@ namespace murmur::node {
 
 // Writes `text` to `path` through a temporary file in the same directory, fsync and rename, so
 // readers see the old file or the new one. Throws IoError naming the path.
-void writeFileAtomic(const std::filesystem::path& path, const std::string& text);
 
 // Reads a whole file; throws IoError naming the path.
 std::string readFile(const std::filesystem::path& path);

@@ -1,8 +1,5 @@
 #include "topologies/topology.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
@@ -18,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "common/error.hpp"
+#include "common/file_io.hpp"
 
 namespace murmur::topologies {
 
@@ -643,40 +641,7 @@ std::string formatHosts(const Topology& t) {
 }
 
 void saveTopology(const std::filesystem::path& path, const Topology& t) {
-  const std::string text = formatTopology(t);
-  const std::string tmp = fmt::format("{}.tmp.{}", path.string(), ::getpid());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  MURMUR_ENFORCE(fd >= 0, IoError, "cannot create {}: {}", tmp, std::strerror(errno));
-  size_t done = 0;
-  while (done < text.size()) {
-    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      throw IoError(fmt::format("cannot write {}: {}", tmp, std::strerror(err)));
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    const int err = errno;
-    ::unlink(tmp.c_str());
-    throw IoError(fmt::format("cannot flush {}: {}", tmp, std::strerror(err)));
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    ::unlink(tmp.c_str());
-    throw IoError(fmt::format("cannot rename {} to {}: {}", tmp, path.string(),
-                              std::strerror(err)));
-  }
-  // Make the rename itself durable.
-  const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : ".";
-  const int dirFd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dirFd >= 0) {
-    ::fsync(dirFd);
-    ::close(dirFd);
-  }
+  writeFileAtomic(path, formatTopology(t));
 }
 
 }  // namespace murmur::topologies
