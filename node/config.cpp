@@ -1,4 +1,5 @@
 #include "node/config.hpp"
+#include "node/metrics.hpp"
 
 #include <cmath>
 #include <fstream>
@@ -198,25 +199,8 @@ void readTable(const toml::table& root, const std::string& origin, Config& cfg) 
   }
 }
 
-std::string quote(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out + "\"";
-}
+// TOML basic strings escape exactly like JSON strings (\", \\, \n, \uXXXX).
+std::string quote(const std::string& s) { return jsonEscape(s); }
 
 // Shortest text that reads back to the same double, always with a '.' or exponent so TOML keeps
 // it a float.
@@ -345,6 +329,37 @@ std::string toToml(const Config& cfg) {
   line("topology", quote(cfg.run.topology));
   line("deadline_seconds", num(cfg.run.deadlineSeconds));
   return s;
+}
+
+void applyModelDefaults(const std::string& model, Config& cfg) {
+  if (model == "mnist-cnn") {
+    // 2 epochs of MNIST: batch 64 / lr 0.05 / momentum 0.9 plateaus at 97.8-97.9%; batch 16
+    // (4x the steps) with lr 0.02 / momentum 0.8 reaches 98.1-98.2% (seeds 1-4).
+    cfg.train.batch = 16;
+    cfg.optim.lr = 0.02;
+    cfg.optim.momentum = 0.8;
+    cfg.optim.nesterov = false;
+    cfg.optim.weightDecay = 0.0;
+    cfg.optim.schedule = "cosine";
+  } else if (model == "resnet20") {
+    // He et al. 2016's CIFAR recipe with a cosine schedule.
+    cfg.train.batch = 128;
+    cfg.optim.lr = 0.1;
+    cfg.optim.momentum = 0.9;
+    cfg.optim.nesterov = false;
+    cfg.optim.weightDecay = 5e-4;
+    cfg.optim.schedule = "cosine";
+  }
+}
+
+Config resolveWithModelDefaults(const Config& defaults,
+                                const std::function<void(Config&)>& overrides) {
+  Config probe = defaults;
+  overrides(probe);
+  Config cfg = defaults;
+  applyModelDefaults(probe.train.model, cfg);
+  overrides(cfg);
+  return cfg;
 }
 
 }  // namespace murmur::node
