@@ -512,7 +512,7 @@ void Gossip::mix() {
       mixInto(x, self, terms);
       continue;
     }
-    // x <- x + sum_j W_ij (x^_j - x~): the neighbours' public copies are mixed against this
+    // x <- x + gamma sum_j W_ij (x^_j - x~): the neighbours' public copies are mixed against this
     // node's public copy x~, so the part of x not yet sent (x - x~) is kept, not pulled back
     // toward the neighbours' stale coordinates; and since x^_j == x~_j, the sum of the x_i is
     // conserved exactly however much each node still holds back.
@@ -525,7 +525,7 @@ void Gossip::mix() {
     rv = xv - sv;
     const float g = static_cast<float>(config_.publicMixStep);
     mixInto(x, self, terms);
-    // gamma: x <- x + gamma (mixed - x), where mixed already holds (1 - self) r
+    // Now x = mixed + (1 - self) r = x~ + r + sum_j W_ij (x^_j - x~); keep gamma of the step.
     xv += static_cast<float>(1.0 - self) * rv;
     xv = g * xv + (1.0f - g) * (sv + rv);
   }

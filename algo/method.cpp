@@ -97,6 +97,9 @@ void validate(const MethodConfig& c) {
   MURMUR_ENFORCE(c.maskOwnFraction >= 0.0 && c.maskOwnFraction <= 1.0, InputError,
                  "method '{}': mask own fraction must be in [0, 1], got {}", c.name,
                  c.maskOwnFraction);
+  MURMUR_ENFORCE(c.publicMixStep > 0.0 && c.publicMixStep <= 1.0, InputError,
+                 "method '{}': public-copy mixing step must be in (0, 1], got {}", c.name,
+                 c.publicMixStep);
   MURMUR_ENFORCE(c.eventgrad.history >= 1, InputError,
                  "method '{}': EventGraD slope history must be >= 1", c.name);
   MURMUR_ENFORCE(c.eventgrad.horizon >= 0.0 && std::isfinite(c.eventgrad.horizon), InputError,

@@ -79,7 +79,10 @@ struct MethodConfig {
   // every node's unsent progress back toward those stale values each step and moves the
   // average; this one conserves the average exactly. On in eventgrad-vote.
   bool mixPublicCopies = false;
-  double publicMixStep = 0.5;
+  // gamma, the consensus step of mixPublicCopies: x <- x + gamma sum_j W_ij (x^_j - x~). In
+  // (0, 1]. CHOCO-gossip needs gamma < 1 under compression: 1 diverged on the consensus test,
+  // 0.5 on lenet5 (docs/ALGORITHMS.md); 0.05-0.2 all trained well there.
+  double publicMixStep = 0.1;
   bool fp16 = false;          // values travel as binary16; the sender rounds, so x~ stays exact
 
   // Rounds (kPeriodic / kAetRounds): a node may be at most this many rounds ahead of its slowest

@@ -67,6 +67,16 @@ TEST(Method, ValidateNamesTheBadKnob) {
   c = parseMethod("local-sgd");
   c.mixing = MixCadence::kEveryStep;  // allowed: mixes with replicas up to tau steps old
   EXPECT_NO_THROW(validate(c));
+  c = parseMethod("eventgrad-vote");
+  EXPECT_TRUE(c.mixPublicCopies);
+  c.maskOwnFraction = 1.5;
+  EXPECT_THROW(validate(c), InputError);
+  c.maskOwnFraction = 1.0;  // allowed: plain top-K on votes' schedule
+  EXPECT_NO_THROW(validate(c));
+  c.publicMixStep = 0.0;
+  EXPECT_THROW(validate(c), InputError);
+  c.publicMixStep = 1.2;
+  EXPECT_THROW(validate(c), InputError);
 }
 
 }  // namespace
