@@ -6,6 +6,7 @@
 // every output directory, so a run records exactly what it ran with.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 
@@ -101,6 +102,19 @@ void validate(const Config& cfg);
 
 // The TOML text of `cfg`; loadConfigString(toToml(cfg)) gives back an equal Config.
 std::string toToml(const Config& cfg);
+
+// Per-model training defaults of `murmur train` (measured, see docs/ACCURACY.md): sets the
+// fields that `model`'s defaults change (train.batch and optim.*) in `cfg`; a model without
+// tuned defaults (lenet5, unknown names) leaves `cfg` unchanged.
+//   mnist-cnn: batch 16, lr 0.02, momentum 0.8 (cosine)
+//   resnet20:  batch 128, lr 0.1, weight decay 5e-4 (momentum 0.9, cosine)
+void applyModelDefaults(const std::string& model, Config& cfg);
+
+// The precedence `defaults < the model's defaults < overrides`: `overrides` (load the config
+// file, then apply the flags) runs once over `defaults` to learn the model, then again over
+// `defaults` with that model's defaults applied. Errors from `overrides` propagate.
+Config resolveWithModelDefaults(const Config& defaults,
+                                const std::function<void(Config&)>& overrides);
 
 
 }  // namespace murmur::node
