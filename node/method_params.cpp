@@ -87,6 +87,12 @@ const std::map<std::string, Setter>& setters() {
       {"round_lr", [](auto& c, const auto& k, const auto& v) { c.aet.roundLearningRate = toBool(k, v); }},
       {"topk", [](auto& c, const auto& k, const auto& v) { c.topKFraction = toDouble(k, v); }},
       {"mask_every", [](auto& c, const auto& k, const auto& v) { c.maskEvery = toU64(k, v); }},
+      {"mask_flush_every",
+       [](auto& c, const auto& k, const auto& v) { c.maskFlushEvery = toU64(k, v); }},
+      {"mask_own", [](auto& c, const auto& k, const auto& v) { c.maskOwnFraction = toDouble(k, v); }},
+      {"public_mix", [](auto& c, const auto& k, const auto& v) { c.mixPublicCopies = toBool(k, v); }},
+      {"public_mix_step",
+       [](auto& c, const auto& k, const auto& v) { c.publicMixStep = toDouble(k, v); }},
       {"fp16", [](auto& c, const auto& k, const auto& v) { c.fp16 = toBool(k, v); }},
       {"max_round_lead",
        [](auto& c, const auto& k, const auto& v) {
