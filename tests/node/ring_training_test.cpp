@@ -21,6 +21,8 @@
 
 #include <gtest/gtest.h>
 
+#include <ostream>
+
 #include "algo/gossip.hpp"
 #include "algo/method.hpp"
 #include "common/clock.hpp"
@@ -93,6 +95,11 @@ struct Param {
   std::string method;
   Wire wire;
 };
+
+// Readable parameters in test listings (ctest prints GetParam() with every test name).
+void PrintTo(const Param& p, std::ostream* os) {
+  *os << p.method << (p.wire == Wire::kTcp ? " over TCP" : " in memory");
+}
 
 std::string paramName(const ::testing::TestParamInfo<Param>& info) {
   std::string s = info.param.method + (info.param.wire == Wire::kTcp ? "_tcp" : "_inmemory");
