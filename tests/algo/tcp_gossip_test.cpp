@@ -7,6 +7,7 @@
 
 #include "consensus_runner.hpp"
 #include "net/tcp_transport.hpp"
+#include "tests/support/loopback_cluster.hpp"
 
 namespace murmur::algo {
 namespace {
@@ -14,31 +15,11 @@ namespace {
 using testing::FakeNetwork;
 using namespace std::chrono_literals;
 
-// Higher ids accept and lower ids dial, so starting from the highest id every dialled port is
-// known: ephemeral ports only.
 std::vector<std::unique_ptr<Transport>> tcpRing(const std::vector<std::vector<NodeId>>& adj) {
-  std::vector<std::unique_ptr<Transport>> nodes(adj.size());
-  std::map<NodeId, uint16_t> ports;
-  for (size_t i = adj.size(); i-- > 0;) {
-    net::TcpTransportConfig c;
-    c.self = static_cast<NodeId>(i);
-    c.listenHost = "127.0.0.1";
-    c.listenPort = 0;
-    for (NodeId n : adj[i]) {
-      c.neighbours.push_back({n, "127.0.0.1", ports.count(n) ? ports.at(n) : uint16_t{0}});
-    }
-    c.clusterId = "algo-test";
-    c.modelFingerprint = 42;
-    c.secret = "algo tests share this secret";
-    c.heartbeatInterval = 20ms;
-    c.peerTimeout = 2000ms;
-    c.reconnectBackoffMin = 10ms;
-    c.reconnectBackoffMax = 100ms;
-    auto t = std::make_unique<net::TcpTransport>(c);
-    ports[c.self] = t->port();
-    nodes[i] = std::move(t);
-  }
-  return nodes;
+  return testsupport::loopbackCluster(
+      adj, {.clusterId = "algo-test", .modelFingerprint = 42,
+            .secret = "algo tests share this secret", .heartbeatInterval = 20ms,
+            .peerTimeout = 2000ms});
 }
 
 class ConsensusTcp : public ::testing::TestWithParam<std::string> {};

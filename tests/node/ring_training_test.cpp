@@ -28,6 +28,7 @@
 #include "common/clock.hpp"
 #include "net/inmemory_transport.hpp"
 #include "net/tcp_transport.hpp"
+#include "tests/support/loopback_cluster.hpp"
 #include "nn/data/partition.hpp"
 #include "nn/data/registry.hpp"
 #include "nn/data/sampler.hpp"
@@ -109,32 +110,16 @@ std::string paramName(const ::testing::TestParamInfo<Param>& info) {
   return s;
 }
 
-// Higher ids listen first and lower ids dial them, so every dialled port is already known:
-// ephemeral ports only.
 std::vector<std::unique_ptr<Transport>> tcpTransports(const topologies::Topology& topo,
                                                       uint64_t fingerprint) {
-  std::vector<std::unique_ptr<Transport>> nodes(topo.size());
-  std::map<NodeId, uint16_t> ports;
-  for (size_t i = topo.size(); i-- > 0;) {
-    net::TcpTransportConfig c;
-    c.self = static_cast<NodeId>(i);
-    c.listenHost = "127.0.0.1";
-    c.listenPort = 0;
-    for (uint32_t n : topo.neighbours(static_cast<uint32_t>(i))) {
-      c.neighbours.push_back({n, "127.0.0.1", ports.count(n) ? ports.at(n) : uint16_t{0}});
-    }
-    c.clusterId = "ring-training-test";
-    c.modelFingerprint = fingerprint;
-    c.secret = "ring training test cluster secret";
-    c.heartbeatInterval = 50ms;
-    c.peerTimeout = 5000ms;
-    c.reconnectBackoffMin = 10ms;
-    c.reconnectBackoffMax = 100ms;
-    auto t = std::make_unique<net::TcpTransport>(c);
-    ports[c.self] = t->port();
-    nodes[i] = std::move(t);
+  std::vector<std::vector<NodeId>> adjacency(topo.size());
+  for (uint32_t i = 0; i < topo.size(); ++i) {
+    for (uint32_t n : topo.neighbours(i)) adjacency[i].push_back(n);
   }
-  return nodes;
+  return testsupport::loopbackCluster(
+      adjacency, {.clusterId = "ring-training-test", .modelFingerprint = fingerprint,
+                  .secret = "ring training test cluster secret", .heartbeatInterval = 50ms,
+                  .peerTimeout = 5000ms});
 }
 
 struct NodeResult {
