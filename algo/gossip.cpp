@@ -620,6 +620,7 @@ void Gossip::afterUpdate(uint64_t k) {
   }
 
   if (boundary) {
+    lastRoundEnd_ = k + 1;
     ++stats_.rounds;
     sendHeartbeat(k);
     if (config_.mixing == MixCadence::kAtRound) {
@@ -694,15 +695,44 @@ bool Gossip::awaitNeighbours(std::chrono::milliseconds deadline) {
 
 void Gossip::finish() {
   drain(std::chrono::milliseconds(0));
-  const auto nt = static_cast<uint32_t>(layout_.tensors.size());
-  for (uint32_t t = 0; t < nt; ++t) {
-    const auto x = tensorOf(std::span<const float>(params_), t);
-    const auto xs = tensorOf(std::span<const float>(lastSent_), t);
-    if (!std::equal(x.begin(), x.end(), xs.begin())) {
-      sendUpdate(t, currentStep_, Compression::kDense, false);
-    }
+  if (config_.mixing == MixCadence::kAtRound && currentStep_ + 1 > lastRoundEnd_ &&
+      stats_.steps > 0) {
+    closeFinalRound();
   }
   sendHeartbeat(currentStep_);
+}
+
+void Gossip::closeFinalRound() {
+  // The end of training is the last round's event: every tensor goes out as at a boundary
+  // (even an unchanged one, so neighbours know the round is complete), then this node waits for
+  // its live neighbours' final deltas and mixes once more. Without it the steps since the last
+  // boundary would never be averaged, and a round method would end with each node holding its
+  // own unmixed model.
+  const auto nt = static_cast<uint32_t>(layout_.tensors.size());
+  for (uint32_t t = 0; t < nt; ++t) sendUpdate(t, currentStep_, config_.compression, config_.fp16);
+  ++stats_.rounds;
+  const uint64_t want = currentStep_ + 1;
+  const int64_t end = clock_.nowNs() + std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                           config_.roundDeadline)
+                                           .count();
+  auto complete = [&] {
+    for (const auto& p : peers_) {
+      if (!transport_.isUp(p.id)) continue;
+      for (uint32_t t = 0; t < nt; ++t) {
+        if (p.deltaStep[t] < want) return false;
+      }
+    }
+    return true;
+  };
+  while (!complete()) {
+    const int64_t left = end - clock_.nowNs();
+    if (left <= 0) {
+      ++stats_.roundWaitTimeouts;
+      break;
+    }
+    drain(std::chrono::milliseconds(std::clamp<int64_t>(left / 1000000, 1, 10)));
+  }
+  mix();
 }
 
 // ---------------------------------------------------------------------------------------------

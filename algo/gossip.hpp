@@ -70,8 +70,12 @@ class Gossip {
   // The factor for the learning rate of step k: AET-SGD's 1 / (1 + 0.01 sqrt(T_{r-1})), else 1.
   double lrScale(uint64_t k) const;
 
-  // Final flush: sends every tensor's unsent change densely (so neighbours end with this node's
-  // exact state) and a last heartbeat. Does not close the transport.
+  // The end of training. A round method (local SGD, AET-SGD, RI-SGD) whose last round is
+  // unfinished closes it: sends every tensor's change (its own compression), waits up to
+  // config.roundDeadline for its live neighbours' final deltas and mixes once more. Every-step
+  // methods send nothing more: a neighbour's replica equals this node's x~, not x (what the
+  // trigger held back stays unsent; with no mix after it, sending it would change nothing). Then
+  // a last heartbeat. Does not close the transport.
   void finish();
 
   // Waits (draining the transport) until this node is at most config.maxRoundLead rounds ahead
@@ -144,6 +148,7 @@ class Gossip {
   void sendKeyframe(Peer& peer, uint32_t t);
   void sendHeartbeat(uint64_t k);
   void mix();
+  void closeFinalRound();
   // Rounds completed by a node that has finished step k (round-based triggers; else 0).
   uint32_t roundsCompletedBy(uint64_t k) const;
 
@@ -160,6 +165,7 @@ class Gossip {
   AetSchedule aet_;
   uint64_t currentStep_ = 0;
   uint32_t completedRound_ = 0;
+  uint64_t lastRoundEnd_ = 0;  // k + 1 of the last round boundary (round methods)
 
   bool haveMask_ = false;
   uint32_t maskEpoch_ = 0;

@@ -492,6 +492,52 @@ TEST(Gossip, MixingEveryStepKeepsTheAverage) {
   EXPECT_LT(spread(), s0 * 1e-4);
 }
 
+TEST(Gossip, FinishClosesAnUnfinishedRoundAndMixes) {
+  // Local SGD with rounds of 5 steps, stopped after 7: the last 2 steps are averaged by finish()
+  // (both nodes at once, on threads), not left unmixed.
+  MethodConfig m = parseMethod("local-sgd");
+  m.period = 5;
+  m.maxRoundLead = 1;  // lock-step from one thread: node 0 ends a round before node 1 does
+  Cluster c(FakeNetwork::ring(2), kSizes, m, SteadyClock::instance());
+  runLockStep(c, 7);
+  EXPECT_EQ(c.gossips[0]->stats().mixes, 1u);
+  const std::vector<float> x0 = c.x[0];
+  const std::vector<float> x1 = c.x[1];
+  std::thread other([&] { c.gossips[1]->finish(); });
+  c.gossips[0]->finish();
+  other.join();
+  for (size_t i = 0; i < 2; ++i) {
+    const auto s = c.gossips[i]->stats();
+    EXPECT_EQ(s.mixes, 2u) << "node " << i;
+    EXPECT_EQ(s.rounds, 2u) << "node " << i;
+    EXPECT_EQ(s.roundWaitTimeouts, 0u) << "node " << i;
+  }
+  // Two nodes, W = 1/2 each: the final mix leaves both at the average of their states.
+  for (size_t p = 0; p < c.layout.total; ++p) {
+    const float avg = 0.5f * (x0[p] + x1[p]);
+    EXPECT_NEAR(c.x[0][p], avg, 1e-5) << p;
+    EXPECT_NEAR(c.x[1][p], avg, 1e-5) << p;
+  }
+}
+
+TEST(Gossip, FinishOnARoundBoundaryAndEveryStepMethodsSendNothingMore) {
+  MethodConfig m = parseMethod("local-sgd");
+  m.period = 5;
+  m.maxRoundLead = 2;
+  Cluster c(FakeNetwork::ring(2), kSizes, m, SteadyClock::instance());
+  runLockStep(c, 10);  // ends exactly at the end of round 2
+  const auto before = c.gossips[0]->stats();
+  c.gossips[0]->finish();
+  EXPECT_EQ(c.gossips[0]->stats().updateFramesSent, before.updateFramesSent);
+  EXPECT_EQ(c.gossips[0]->stats().mixes, before.mixes);
+
+  Cluster e(FakeNetwork::ring(2), kSizes, parseMethod("eventgrad"), SteadyClock::instance());
+  runLockStep(e, 40);
+  const auto sent = e.gossips[0]->stats().updateFramesSent;
+  e.gossips[0]->finish();
+  EXPECT_EQ(e.gossips[0]->stats().updateFramesSent, sent);
+}
+
 TEST(Gossip, AetRoundLeadWaitsForASlowNeighbourUntilTheDeadline) {
   ManualClock clock;
   MethodConfig m = parseMethod("aet-sgd");
