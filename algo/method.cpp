@@ -105,6 +105,9 @@ void validate(const MethodConfig& c) {
   MURMUR_ENFORCE(c.eventgrad.horizon >= 0.0 && std::isfinite(c.eventgrad.horizon), InputError,
                  "method '{}': EventGraD horizon must be a finite value >= 0, got {}", c.name,
                  c.eventgrad.horizon);
+  MURMUR_ENFORCE(c.eventgrad.scale > 0.0 && std::isfinite(c.eventgrad.scale), InputError,
+                 "method '{}': EventGraD threshold scale must be a finite value > 0, got {}",
+                 c.name, c.eventgrad.scale);
   MURMUR_ENFORCE(c.eventgrad.staticThreshold >= 0.0 && std::isfinite(c.eventgrad.staticThreshold),
                  InputError, "method '{}': static threshold must be a finite value >= 0, got {}",
                  c.name, c.eventgrad.staticThreshold);

@@ -38,6 +38,12 @@ struct EventGradConfig {
   bool adaptive = true;           // false: the static variant, threshold = staticThreshold
   double staticThreshold = 0.0;   // used when !adaptive; 0 gives D-PSGD exactly
   double horizon = 1.0;           // thr <- thr * horizon every step; 0 gives D-PSGD exactly
+  // c: thr <- c * mean(slopes) at an event (murmur's addition; 1 is the paper's rule). The
+  // slope is the change per step at the last events, so c extrapolates it over c steps: a
+  // tensor whose change grows steadily fires about every c steps, so the trigger rate falls
+  // like 1/c. horizon > 1 instead grows the threshold exponentially between events, which
+  // leaves tensors silent until S_max (measured in docs/RESULTS.md).
+  double scale = 1.0;
   uint32_t history = 2;           // H: slopes averaged into the adaptive threshold
   uint64_t warmup = 30;           // steps k < warmup always send
   DeltaMetric metric = DeltaMetric::kNormOfDifference;

@@ -21,7 +21,7 @@ bool EventTrigger::decide(uint64_t k, double delta) {
   slopes_.push_back(delta / static_cast<double>(gap));
   while (slopes_.size() > config_.history) slopes_.pop_front();
   if (config_.adaptive) {
-    thr_ = std::accumulate(slopes_.begin(), slopes_.end(), 0.0) /
+    thr_ = config_.scale * std::accumulate(slopes_.begin(), slopes_.end(), 0.0) /
            static_cast<double>(slopes_.size());
   } else {
     thr_ = config_.staticThreshold;

@@ -69,6 +69,7 @@ const std::map<std::string, Setter>& setters() {
        }},
       {"adaptive", [](auto& c, const auto& k, const auto& v) { c.eventgrad.adaptive = toBool(k, v); }},
       {"horizon", [](auto& c, const auto& k, const auto& v) { c.eventgrad.horizon = toDouble(k, v); }},
+      {"scale", [](auto& c, const auto& k, const auto& v) { c.eventgrad.scale = toDouble(k, v); }},
       {"history",
        [](auto& c, const auto& k, const auto& v) {
          c.eventgrad.history = static_cast<uint32_t>(toU64(k, v));

@@ -52,6 +52,37 @@ TEST(EventTrigger, HorizonDecaysTheThresholdBetweenEvents) {
   EXPECT_DOUBLE_EQ(trig.threshold(), 2.25);
 }
 
+TEST(EventTrigger, ScaleMultipliesTheSlopeMean) {
+  auto c = adaptive();
+  c.scale = 3.0;
+  EventTrigger trig(c, 0);
+  EXPECT_TRUE(trig.decide(0, 1.0));  // slope 1; thr 3 * 1
+  EXPECT_DOUBLE_EQ(trig.threshold(), 3.0);
+  EXPECT_FALSE(trig.decide(1, 2.0));
+  EXPECT_TRUE(trig.decide(2, 3.0));  // gap 2 -> slope 1.5; thr 3 * (1 + 1.5) / 2
+  EXPECT_DOUBLE_EQ(trig.threshold(), 3.75);
+}
+
+TEST(EventTrigger, ScaleSetsTheGapOfASteadyDrift) {
+  // A tensor whose change since the last send grows by 1 per step fires every `scale` steps
+  // once the history has settled, so the trigger rate is about 1/scale.
+  for (double scale : {1.0, 2.0, 4.0}) {
+    auto c = adaptive();
+    c.scale = scale;
+    EventTrigger trig(c, 0);
+    int64_t last = -1;
+    int fires = 0;
+    for (uint64_t k = 0; k < 400; ++k) {
+      const double delta = static_cast<double>(static_cast<int64_t>(k) - last);
+      if (trig.decide(k, delta)) {
+        last = static_cast<int64_t>(k);
+        if (k >= 200) ++fires;
+      }
+    }
+    EXPECT_NEAR(200.0 / fires, scale, 0.05) << "scale " << scale;
+  }
+}
+
 TEST(EventTrigger, ZeroThresholdOrHorizonAlwaysFires) {
   EventGradConfig stat = adaptive();
   stat.adaptive = false;
