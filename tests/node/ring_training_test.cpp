@@ -200,7 +200,11 @@ TEST_P(RingTraining, FourNodeRingTrainsAndAgrees) {
       nn::data::SamplerConfig sc;
       sc.batchSize = kBatch;
       sc.seed = kSeed + id;
-      nn::data::BatchSampler sampler(*data.source, shards[id], sc);
+      // RI-SGD draws its batches across its own shard and mu = 0.25 of the others', as
+      // `murmur node` does (redundancyOf); every other method reads its own shard only.
+      const double mu = param.method == "ri-sgd" ? 0.25 : 0.0;
+      nn::data::BatchSampler sampler(
+          *data.source, nn::data::nodeParts(shards, id, static_cast<size_t>(kBatch), mu), sc);
       nn::Sgd sgd(nn::SgdConfig{.momentum = 0.9f}, model.numParams());
 
       const auto row = topologies::mixingRow(topo, id, topologies::MixingRule::kMetropolisHastings);
