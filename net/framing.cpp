@@ -50,12 +50,9 @@ void FrameReader::setMaxPayloadBytes(size_t maxPayloadBytes) {
 
 void FrameReader::fillCurrent(std::span<const uint8_t>& bytes) {
   Bytes& payload = current_->payload;
-  size_t filled = payload.size();
-  size_t take = std::min(bytes.size(), currentLength_ - filled);
-  // resize (within the reserved capacity, no zero-fill) + memcpy: Bytes' allocator makes
-  // insert() copy element by element.
-  payload.resize(filled + take);
-  if (take != 0) std::memcpy(payload.data() + filled, bytes.data(), take);
+  size_t take = std::min(bytes.size(), currentLength_ - currentFilled_);
+  if (take != 0) std::memcpy(payload.data() + currentFilled_, bytes.data(), take);
+  currentFilled_ += take;
   bytes = bytes.subspan(take);
   currentNeeded_ -= take;
   if (current_->mac && currentNeeded_ > 0 && !bytes.empty()) {
@@ -64,6 +61,18 @@ void FrameReader::fillCurrent(std::span<const uint8_t>& bytes) {
     bytes = bytes.subspan(macTake);
     currentNeeded_ -= macTake;
   }
+}
+
+std::span<uint8_t> FrameReader::payloadWindow() {
+  if (!current_ || pendingOffset_ != pending_.size()) return {};
+  return {current_->payload.data() + currentFilled_, currentLength_ - currentFilled_};
+}
+
+void FrameReader::commitPayload(size_t n) {
+  MURMUR_CHECK(n <= payloadWindow().size(), "committing {} bytes to a window of {}", n,
+               payloadWindow().size());
+  currentFilled_ += n;
+  currentNeeded_ -= n;
 }
 
 void FrameReader::feed(std::span<const uint8_t> bytes) {
@@ -92,8 +101,10 @@ std::optional<Frame> FrameReader::next() {
                    "frame of {} bytes is not a whole number of 8-byte words", length);
     pendingOffset_ += kFrameHeaderBytes;
     current_.emplace();
-    current_->payload.reserve(length);
+    // Sized at once (Bytes does not zero-fill) so the socket can be read straight into it.
+    current_->payload.resize(length);
     currentLength_ = length;
+    currentFilled_ = 0;
     if (macEnabled_) current_->mac.emplace();
     current_->wireBytes = kFrameHeaderBytes + length + (macEnabled_ ? kFrameMacBytes : 0);
     currentNeeded_ = length + (macEnabled_ ? kFrameMacBytes : 0);

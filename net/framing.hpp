@@ -54,6 +54,14 @@ class FrameReader {
   // next() after every feed: a large frame is then copied once, not staged twice.
   void feed(std::span<const uint8_t> bytes);
 
+  // The missing part of the current frame's payload, when its header has been read and no
+  // other received bytes are waiting (empty otherwise). The transport reads the socket
+  // straight into it, so a large payload is copied once (kernel to frame buffer) instead of
+  // being staged in a read buffer first. Valid until the next call of any other member.
+  std::span<uint8_t> payloadWindow();
+  // `n` bytes (<= payloadWindow().size()) were written at the front of payloadWindow().
+  void commitPayload(size_t n);
+
   // The next complete frame, or nullopt if more bytes are needed. Throws ProtocolError on a
   // bad header (zero, unaligned or oversized length); the connection is unusable after that.
   std::optional<Frame> next();
@@ -81,7 +89,8 @@ class FrameReader {
   size_t pendingOffset_ = 0;
   // The frame being assembled once its header is known.
   std::optional<Frame> current_;
-  size_t currentLength_ = 0;  // payload bytes of current_
+  size_t currentLength_ = 0;  // payload bytes of current_ (its buffer's size from the header on)
+  size_t currentFilled_ = 0;  // payload bytes of current_ received so far
   size_t currentNeeded_ = 0;  // payload + MAC bytes of current_ still missing
 };
 

@@ -35,7 +35,11 @@ namespace murmur::net {
 namespace tcp_detail {
 
 constexpr size_t kKinds = static_cast<size_t>(MessageKind::kCount);
-constexpr size_t kReadChunk = size_t{1} << 20;
+// Staging buffer for headers and small frames; the bulk of a large payload bypasses it
+// (Connection::read), so it need not be large.
+constexpr size_t kReadChunk = size_t{64} << 10;
+// A payload with at least this much still missing is read straight into its frame buffer.
+constexpr size_t kDirectReadMin = size_t{16} << 10;
 
 struct AtomicCounters {
   std::atomic<uint64_t> frames{0};
@@ -63,14 +67,27 @@ struct AtomicCounters {
 
 inline int64_t nowNs() { return SteadyClock::instance().nowNs(); }
 
+// asio::transfer_all() hands the socket at most 64 KiB per system call, which turns a 4 MB
+// frame into ~64 sendmsg calls, each a trip through the reactor. This condition offers the
+// kernel everything still unsent (asio caps the iovec count, not us); the kernel takes what
+// the send buffer holds.
+struct TransferAllAtOnce {
+  size_t total;
+  size_t operator()(const std::error_code& ec, size_t sent) const {
+    return ec || sent >= total ? 0 : total - sent;
+  }
+};
+
 struct Connection;
 
 }  // namespace tcp_detail
 
 using tcp_detail::AtomicCounters;
 using tcp_detail::Connection;
+using tcp_detail::kDirectReadMin;
 using tcp_detail::kReadChunk;
 using tcp_detail::nowNs;
+using tcp_detail::TransferAllAtOnce;
 
 struct TcpTransport::Impl {
   struct Peer {
@@ -236,7 +253,14 @@ struct Connection : std::enable_shared_from_this<Connection> {
 
   void read() {
     auto self = shared_from_this();
-    sock.async_read_some(asio::buffer(rbuf), [self](std::error_code ec, size_t n) {
+    // In the middle of a large payload, read straight into the frame's buffer (one copy, by
+    // the kernel); otherwise into rbuf, which also picks up the headers and small frames that
+    // follow in the same system call.
+    std::span<uint8_t> window = reader.payloadWindow();
+    const bool direct = window.size() >= kDirectReadMin;
+    asio::mutable_buffer into = direct ? asio::buffer(window.data(), window.size())
+                                       : asio::buffer(rbuf);
+    sock.async_read_some(into, [self, direct](std::error_code ec, size_t n) {
       if (self->state == State::kClosed) return;
       if (ec) {
         self->close(ec == asio::error::eof ? std::string("connection closed by peer (EOF)")
@@ -246,7 +270,11 @@ struct Connection : std::enable_shared_from_this<Connection> {
       // Any bytes prove the peer alive, even the middle of a long frame on a slow link.
       self->lastRxNs = self->t.clock->nowNs();
       try {
-        self->reader.feed(std::span<const uint8_t>(self->rbuf.data(), n));
+        if (direct) {
+          self->reader.commitPayload(n);
+        } else {
+          self->reader.feed(std::span<const uint8_t>(self->rbuf.data(), n));
+        }
         while (self->state != State::kClosed && !self->closeAfterControl) {
           auto frame = self->reader.next();
           if (!frame) break;
@@ -465,8 +493,9 @@ struct Connection : std::enable_shared_from_this<Connection> {
     }
     std::array<asio::const_buffer, 3> bufs{asio::buffer(header), asio::buffer(*f.payload),
                                            asio::buffer(mac.data(), sendAuth ? mac.size() : 0)};
+    const TransferAllAtOnce all{asio::buffer_size(bufs)};
     auto self = shared_from_this();
-    asio::async_write(sock, bufs, [self, f = std::move(f)](std::error_code ec, size_t n) {
+    asio::async_write(sock, bufs, all, [self, f = std::move(f)](std::error_code ec, size_t n) {
       self->writing = false;
       if (self->state == State::kClosed) return;
       if (ec) {

@@ -87,6 +87,90 @@ TEST(Framing, ArbitraryChunkSplitsYieldTheSameFrames) {
   }
 }
 
+// The transport's read loop: whenever payloadWindow() is non-empty it reads the socket into
+// the window (commitPayload), otherwise it feeds a staging chunk. Any mix of the two over
+// MAC'd and plain frames yields the same frames, and the window never covers bytes that
+// belong to anything but the current payload.
+TEST(Framing, DirectPayloadWindowMixedWithFeedYieldsTheSameFrames) {
+  std::mt19937 rng(7);
+  for (int trial = 0; trial < 30; ++trial) {
+    std::vector<Bytes> payloads;
+    Bytes stream;
+    const size_t plainFrames = 2;
+    for (size_t i = 0; i < 10; ++i) {
+      size_t words = 1 + rng() % (i % 3 == 0 ? 20000 : 30);
+      payloads.push_back(payloadOf(words, static_cast<uint8_t>(i + 40)));
+      MacBytes mac = macOf(static_cast<uint8_t>(i + 40));
+      Bytes f = buildFrame(payloads.back(), i >= plainFrames ? &mac : nullptr);
+      stream.insert(stream.end(), f.begin(), f.end());
+    }
+    FrameReader reader;
+    size_t got = 0;
+    size_t pos = 0;
+    size_t directBytes = 0;
+    while (pos < stream.size()) {
+      size_t n = std::min<size_t>(stream.size() - pos, 1 + rng() % (trial % 2 ? 100 : 70000));
+      std::span<uint8_t> window = reader.payloadWindow();
+      if (!window.empty() && rng() % 4 != 0) {
+        n = std::min(n, window.size());  // a read_some into the window returns at most that
+        std::memcpy(window.data(), stream.data() + pos, n);
+        reader.commitPayload(n);
+        directBytes += n;
+      } else {
+        reader.feed({stream.data() + pos, n});
+      }
+      pos += n;
+      while (auto frame = reader.next()) {
+        ASSERT_LT(got, payloads.size());
+        EXPECT_EQ(frame->payload, payloads[got]);
+        EXPECT_EQ(frame->mac.has_value(), got >= plainFrames);
+        if (frame->mac) {
+          EXPECT_EQ(*frame->mac, macOf(static_cast<uint8_t>(got + 40)));
+        }
+        ++got;
+        if (got == plainFrames) reader.setMacEnabled(true);
+      }
+    }
+    EXPECT_EQ(got, payloads.size());
+    EXPECT_EQ(reader.buffered(), 0u);
+    EXPECT_TRUE(reader.payloadWindow().empty());
+    EXPECT_GT(directBytes, 0u);
+  }
+}
+
+TEST(Framing, PayloadWindowOnlyInsideAKnownPayload) {
+  Bytes p = payloadOf(100, 5);
+  MacBytes mac = macOf(5);
+  Bytes f = buildFrame(p, &mac);
+  FrameReader reader(kDefaultMaxPayloadBytes, true);
+  EXPECT_TRUE(reader.payloadWindow().empty());  // no header yet
+  reader.feed({f.data(), 10});                    // header + 6 payload bytes
+  EXPECT_TRUE(reader.payloadWindow().empty());    // header not parsed until next()
+  EXPECT_FALSE(reader.next().has_value());
+  ASSERT_EQ(reader.payloadWindow().size(), p.size() - 6);
+  EXPECT_THROW(reader.commitPayload(p.size()), InternalError);
+  std::memcpy(reader.payloadWindow().data(), p.data() + 6, p.size() - 6);
+  reader.commitPayload(p.size() - 6);
+  EXPECT_TRUE(reader.payloadWindow().empty());  // only the MAC is missing: not a payload byte
+  EXPECT_FALSE(reader.next().has_value());
+  EXPECT_EQ(reader.buffered(), 4 + p.size());
+  reader.feed({f.data() + 4 + p.size(), 32});
+  auto frame = reader.next();
+  ASSERT_TRUE(frame.has_value());
+  EXPECT_EQ(frame->payload, p);
+  EXPECT_EQ(*frame->mac, mac);
+  // Bytes staged behind a payload (a feed that overran into the next frame) close the window:
+  // socket bytes must not jump ahead of them.
+  Bytes two = buildFrame(p, &mac);
+  Bytes next = buildFrame(payloadOf(3, 9), &mac);
+  two.insert(two.end(), next.begin(), next.end());
+  reader.feed(two);
+  frame = reader.next();
+  ASSERT_TRUE(frame.has_value());
+  EXPECT_TRUE(reader.payloadWindow().empty());
+  EXPECT_TRUE(reader.next().has_value());
+}
+
 TEST(Framing, BufferedCountsBytesNotYetReturned) {
   Bytes f = buildFrame(payloadOf(4, 3));
   FrameReader reader;
