@@ -535,7 +535,35 @@ void Gossip::mix() {
 void Gossip::beforeUpdate(uint64_t k) {
   currentStep_ = k;
   drain(std::chrono::milliseconds(0));
-  if (config_.mixing == MixCadence::kEveryStep) mix();
+  if (config_.mixing == MixCadence::kEveryStep) {
+    if (config_.maxStepLag > 0) awaitStepLag(k);
+    mix();
+  }
+}
+
+void Gossip::awaitStepLag(uint64_t k) {
+  if (k <= config_.maxStepLag) return;
+  const uint64_t need = k - config_.maxStepLag;
+  auto behind = [&] {
+    for (const auto& p : peers_) {
+      if (!transport_.isUp(p.id)) continue;
+      if (!p.heard || p.lastStep < need) return true;
+    }
+    return false;
+  };
+  if (!behind()) return;
+  ++stats_.lagWaits;
+  const int64_t end = clock_.nowNs() + std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                           config_.roundDeadline)
+                                           .count();
+  while (behind()) {
+    const int64_t left = end - clock_.nowNs();
+    if (left <= 0) {
+      ++stats_.lagWaitTimeouts;
+      return;
+    }
+    drain(std::chrono::milliseconds(std::clamp<int64_t>(left / 1000000, 1, 10)));
+  }
 }
 
 double Gossip::lrScale(uint64_t k) const {
@@ -617,6 +645,14 @@ void Gossip::afterUpdate(uint64_t k) {
     ++stats_.eventsPerTensor[t];
     ++stats_.events;
     sendUpdate(t, k, config_.compression, config_.fp16);
+    lastAnnounced_ = k;
+  }
+  if (config_.mixing == MixCadence::kEveryStep && config_.maxStepLag > 0 &&
+      k >= lastAnnounced_ + std::max<uint64_t>(1, config_.maxStepLag / 2)) {
+    // Silent for a while (EventGraD): tell the neighbours the step, so their lag bound does not
+    // wait on a node that simply has nothing to send. A heartbeat is a few dozen bytes.
+    sendHeartbeat(k);
+    lastAnnounced_ = k;
   }
 
   if (boundary) {

@@ -48,6 +48,8 @@ struct GossipStats {
   uint64_t rounds = 0;                   // round exchanges (periodic / AET-SGD)
   uint64_t roundWaits = 0;               // round boundaries where the node had to wait
   uint64_t roundWaitTimeouts = 0;        // ... and gave up at the deadline
+  uint64_t lagWaits = 0;                 // steps where maxStepLag made the node wait
+  uint64_t lagWaitTimeouts = 0;          // ... and gave up at the deadline
   uint64_t mixes = 0;
   uint32_t round = 0;                    // last completed round
   double meanStaleness = 0.0;            // steps between now and the newest step heard, over
@@ -149,6 +151,8 @@ class Gossip {
   void sendHeartbeat(uint64_t k);
   void mix();
   void closeFinalRound();
+  // maxStepLag: waits (bounded) until every live neighbour is known to be at step >= k - lag.
+  void awaitStepLag(uint64_t k);
   // Rounds completed by a node that has finished step k (round-based triggers; else 0).
   uint32_t roundsCompletedBy(uint64_t k) const;
 
@@ -166,6 +170,7 @@ class Gossip {
   uint64_t currentStep_ = 0;
   uint32_t completedRound_ = 0;
   uint64_t lastRoundEnd_ = 0;  // k + 1 of the last round boundary (round methods)
+  uint64_t lastAnnounced_ = 0;  // newest step told to the neighbours (updates or heartbeat)
 
   bool haveMask_ = false;
   uint32_t maskEpoch_ = 0;

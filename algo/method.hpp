@@ -94,6 +94,11 @@ struct MethodConfig {
   // Rounds (kPeriodic / kAetRounds): a node may be at most this many rounds ahead of its slowest
   // live neighbour before it waits (0: lock-step local SGD / RI-SGD; 5: AET-SGD's d).
   uint32_t maxRoundLead = 0;
+  // Every-step methods (D-PSGD, EventGraD): before mixing at step k, wait while a live
+  // neighbour's newest known step is below k - maxStepLag, at most roundDeadline (0: never
+  // wait). Without it a node that outruns a slow link mixes replicas that fall further and
+  // further behind and is pulled back toward them (docs/RESULTS.md: D-PSGD at 10 Mbit/s).
+  uint64_t maxStepLag = 0;
   std::chrono::milliseconds roundDeadline{5000};  // longest wait for a slow neighbour's round
   std::chrono::milliseconds voteDeadline{2000};   // longest wait for neighbours' mask votes
   std::chrono::milliseconds keyframeRetry{1000};  // re-ask for a keyframe not yet received

@@ -538,6 +538,55 @@ TEST(Gossip, FinishOnARoundBoundaryAndEveryStepMethodsSendNothingMore) {
   EXPECT_EQ(e.gossips[0]->stats().updateFramesSent, sent);
 }
 
+TEST(Gossip, StepLagBoundWaitsForASilentNeighbourUntilTheDeadline) {
+  ManualClock clock;
+  MethodConfig m = parseMethod("dpsgd");
+  m.maxStepLag = 3;
+  m.roundDeadline = std::chrono::milliseconds(500);
+  Cluster c(FakeNetwork::ring(2), kSizes, m, clock, &clock);
+  // Node 1 is up but never steps, so node 0 never hears a step from it.
+  const int64_t t0 = clock.nowNs();
+  for (uint64_t k = 0; k < 4; ++k) {
+    c.gossips[0]->beforeUpdate(k);
+    c.gossips[0]->afterUpdate(k);
+  }
+  EXPECT_EQ(c.gossips[0]->stats().lagWaits, 0u);  // k <= 3: within the bound from the start
+  EXPECT_EQ(clock.nowNs(), t0);
+  c.gossips[0]->beforeUpdate(4);
+  c.gossips[0]->afterUpdate(4);
+  c.gossips[0]->beforeUpdate(5);
+  auto s = c.gossips[0]->stats();
+  EXPECT_EQ(s.lagWaits, 2u);
+  EXPECT_EQ(s.lagWaitTimeouts, 2u);
+  EXPECT_GE(clock.nowNs() - t0, 1'000'000'000);
+  EXPECT_LT(clock.nowNs() - t0, 1'100'000'000);
+  EXPECT_EQ(s.mixes, 6u);  // it waited, then went on
+  // Down neighbours are not waited for.
+  c.net.setAlive(1, false);
+  const int64_t t1 = clock.nowNs();
+  c.gossips[0]->afterUpdate(5);
+  c.gossips[0]->beforeUpdate(6);
+  EXPECT_EQ(c.gossips[0]->stats().lagWaits, 2u);
+  EXPECT_EQ(clock.nowNs(), t1);
+}
+
+TEST(Gossip, StepLagBoundDoesNotWaitOnAQuietEventGradNeighbour) {
+  // EventGraD with a high threshold is silent on most steps; the heartbeats it sends when silent
+  // keep its neighbours' lag bound satisfied in lock-step, with no wait.
+  ManualClock clock;
+  MethodConfig m = parseMethod("eventgrad");
+  m.eventgrad.warmup = 0;
+  m.eventgrad.scale = 8.0;
+  m.maxStepLag = 2;
+  Cluster c(FakeNetwork::ring(3), kSizes, m, clock, &clock);
+  runLockStep(c, 60);
+  for (size_t i = 0; i < 3; ++i) {
+    const auto s = c.gossips[i]->stats();
+    EXPECT_EQ(s.lagWaits, 0u) << "node " << i;
+    EXPECT_LT(s.events, 60u * kSizes.size() / 2) << "node " << i;  // mostly silent
+  }
+}
+
 TEST(Gossip, AetRoundLeadWaitsForASlowNeighbourUntilTheDeadline) {
   ManualClock clock;
   MethodConfig m = parseMethod("aet-sgd");
