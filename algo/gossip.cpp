@@ -793,6 +793,21 @@ GossipStats Gossip::stats() const {
   return s;
 }
 
+double Gossip::neighbourDistance() const {
+  const auto n = static_cast<Eigen::Index>(params_.size());
+  Eigen::Map<const Eigen::VectorXf> x(params_.data(), n);
+  double sum = 0;
+  size_t count = 0;
+  for (const auto& p : peers_) {
+    if (!transport_.isUp(p.id)) continue;
+    if (std::find(p.valid.begin(), p.valid.end(), uint8_t{0}) != p.valid.end()) continue;
+    Eigen::Map<const Eigen::VectorXf> r(p.replica.data(), n);
+    sum += static_cast<double>((x - r).squaredNorm());
+    ++count;
+  }
+  return count > 0 ? sum / static_cast<double>(count) : std::nan("");
+}
+
 std::span<const float> Gossip::replica(NodeId peer) const {
   const Peer* p = findPeer(peer);
   MURMUR_ENFORCE(p != nullptr, InputError, "gossip: node {} is not a neighbour", peer);

@@ -97,6 +97,11 @@ class Gossip {
 
   GossipStats stats() const;
 
+  // (1/d) sum_j ||x - x^_j||^2 over the live neighbours whose replica is complete: this node's
+  // local view of the consensus distance, computable at any step without a global view (NaN
+  // with no such neighbour). O(parameters x degree): for metrics records, not every step.
+  double neighbourDistance() const;
+
   // Inspection, for tests and metrics.
   const MethodConfig& config() const { return config_; }
   std::span<const float> lastSent() const { return lastSent_; }

@@ -208,6 +208,7 @@ int nodeCommand(const Config& cfg, const NodeArgs& args) {
           .add("trigger_rate", st.triggerRate)
           .add("mean_staleness", st.meanStaleness)
           .add("max_staleness", st.maxStaleness)
+          .add("neighbour_distance", gossip.neighbourDistance())
           .add("rounds", st.rounds)
           .add("mixes", st.mixes)
           .add("updates_received", st.updatesReceived)

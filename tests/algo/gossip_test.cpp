@@ -587,6 +587,25 @@ TEST(Gossip, StepLagBoundDoesNotWaitOnAQuietEventGradNeighbour) {
   }
 }
 
+TEST(Gossip, NeighbourDistanceIsTheMeanSquaredDistanceToCompleteReplicas) {
+  MethodConfig m = parseMethod("local-sgd");
+  m.period = 1000;  // nothing but the start-up keyframes moves
+  m.maxRoundLead = 1000;
+  Cluster c(FakeNetwork::ring(3), kSizes, m, SteadyClock::instance());
+  EXPECT_TRUE(std::isnan(c.gossips[0]->neighbourDistance()));  // no replica yet
+  for (auto& g : c.gossips) g->afterUpdate(0);  // keyframes
+  for (auto& g : c.gossips) g->poll(std::chrono::milliseconds(0));
+  auto sq = [&](size_t a, size_t b) {
+    double s = 0;
+    for (size_t p = 0; p < c.layout.total; ++p) s += (c.x[a][p] - c.x[b][p]) * (c.x[a][p] - c.x[b][p]);
+    return s;
+  };
+  EXPECT_NEAR(c.gossips[0]->neighbourDistance(), (sq(0, 1) + sq(0, 2)) / 2, 1e-4);
+  c.net.setAlive(2, false);  // a down neighbour no longer counts
+  c.gossips[0]->poll(std::chrono::milliseconds(0));
+  EXPECT_NEAR(c.gossips[0]->neighbourDistance(), sq(0, 1), 1e-4);
+}
+
 TEST(Gossip, AetRoundLeadWaitsForASlowNeighbourUntilTheDeadline) {
   ManualClock clock;
   MethodConfig m = parseMethod("aet-sgd");
