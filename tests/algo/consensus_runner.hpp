@@ -44,13 +44,17 @@ inline double consensusDistance(const std::vector<std::vector<float>>& x) {
 // transports[i] is node i's endpoint; adjacency gives Metropolis-Hastings weights. lockStep: a
 // barrier after every step keeps the threads at the same step (as equally fast nodes are);
 // otherwise they run freely and the fastest may finish before the slowest starts.
-inline ConsensusResult runConsensus(const MethodConfig& method,
+inline ConsensusResult runConsensus(const MethodConfig& methodIn,
                                     const std::vector<std::vector<NodeId>>& adjacency,
                                     std::vector<std::unique_ptr<Transport>>& transports,
                                     const std::vector<size_t>& sizes, uint64_t steps,
                                     double lr, bool lockStep = true, uint32_t seed = 3,
                                     bool syncReplicas = false) {
   const size_t n = adjacency.size();
+  MethodConfig method = methodIn;
+  // In lock-step the barrier already bounds every lag, and a lag wait there could only end at
+  // its deadline: nobody sends while the others stand at the barrier.
+  if (lockStep) method.maxStepLag = 0;
   const auto layout = makeLayout(sizes);
   std::mt19937 rng(seed);
   std::normal_distribution<float> g;
