@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "node/run_support.hpp"
+#include "tests/support/free_ports.hpp"
 
 namespace murmur::node {
 namespace {
@@ -21,7 +22,7 @@ namespace fs = std::filesystem;
 TEST(Run, TwoNodesTrainGossipAndSummarise) {
   const auto dir = fs::temp_directory_path() / ("murmur_run_test_" + std::to_string(::getpid()));
   fs::remove_all(dir);
-  const int port = 20000 + static_cast<int>(::getpid() % 20000);
+  const int port = testing::freePortBase(2);
   const std::string cmd = std::string(MURMUR_BINARY) +
                           " run --quiet --nodes 2 --graph ring --method eventgrad --steps 12"
                           " --eval-every 6 --train-limit 640 --test-limit 200 --deadline 120"
@@ -68,7 +69,7 @@ TEST(Run, TwoNodesTrainGossipAndSummarise) {
 TEST(Run, DeadlineStopsNodesWhichSaveAndSayWhy) {
   const auto dir = fs::temp_directory_path() / ("murmur_run_deadline_" + std::to_string(::getpid()));
   fs::remove_all(dir);
-  const int port = 20000 + static_cast<int>((::getpid() + 7919) % 20000);
+  const int port = testing::freePortBase(2);
   const std::string cmd = std::string(MURMUR_BINARY) +
                           " run --quiet --nodes 2 --steps 1000000 --eval-every 1000000"
                           " --train-limit 640 --test-limit 100 --deadline 6 --base-port " +
