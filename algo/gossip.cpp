@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <type_traits>
 #include <variant>
@@ -445,9 +446,6 @@ void Gossip::runMaskEpoch(uint32_t epoch) {
       }
     }
   }
-  const int64_t deadline =
-      clock_.nowNs() +
-      std::chrono::duration_cast<std::chrono::nanoseconds>(config_.voteDeadline).count();
   auto complete = [&] {
     for (NodeId id : livePeers()) {
       for (uint32_t t = 0; t < nt; ++t) {
@@ -457,15 +455,7 @@ void Gossip::runMaskEpoch(uint32_t epoch) {
     }
     return true;
   };
-  while (!complete()) {
-    const int64_t left = deadline - clock_.nowNs();
-    if (left <= 0) {
-      ++stats_.voteTimeouts;
-      break;
-    }
-    drain(std::chrono::milliseconds(
-        std::clamp<int64_t>(left / 1000000, 1, 10)));
-  }
+  if (!drainUntil(complete, config_.voteDeadline)) ++stats_.voteTimeouts;
   const auto to = livePeers();
   for (uint32_t t = 0; t < nt; ++t) {
     std::vector<std::span<const uint32_t>> ballots{own[t]};
@@ -553,17 +543,7 @@ void Gossip::awaitStepLag(uint64_t k) {
   };
   if (!behind()) return;
   ++stats_.lagWaits;
-  const int64_t end = clock_.nowNs() + std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                           config_.roundDeadline)
-                                           .count();
-  while (behind()) {
-    const int64_t left = end - clock_.nowNs();
-    if (left <= 0) {
-      ++stats_.lagWaitTimeouts;
-      return;
-    }
-    drain(std::chrono::milliseconds(std::clamp<int64_t>(left / 1000000, 1, 10)));
-  }
+  if (!drainUntil([&] { return !behind(); }, config_.roundDeadline)) ++stats_.lagWaitTimeouts;
 }
 
 double Gossip::lrScale(uint64_t k) const {
@@ -683,34 +663,22 @@ uint32_t Gossip::roundsCompletedBy(uint64_t k) const {
 }
 
 bool Gossip::awaitRoundLead(std::chrono::milliseconds deadline) {
-  const int64_t end =
-      clock_.nowNs() + std::chrono::duration_cast<std::chrono::nanoseconds>(deadline).count();
-  bool waited = false;
-  for (;;) {
+  auto within = [&] {
     uint32_t slowest = std::numeric_limits<uint32_t>::max();
     for (const auto& p : peers_) {
       if (transport_.isUp(p.id)) slowest = std::min(slowest, p.round);
     }
-    if (slowest == std::numeric_limits<uint32_t>::max() ||
-        completedRound_ <= static_cast<uint64_t>(slowest) + config_.maxRoundLead) {
-      return true;
-    }
-    if (!waited) {
-      waited = true;
-      ++stats_.roundWaits;
-    }
-    const int64_t left = end - clock_.nowNs();
-    if (left <= 0) {
-      ++stats_.roundWaitTimeouts;
-      return false;
-    }
-    drain(std::chrono::milliseconds(std::clamp<int64_t>(left / 1000000, 1, 10)));
-  }
+    return slowest == std::numeric_limits<uint32_t>::max() ||
+           completedRound_ <= static_cast<uint64_t>(slowest) + config_.maxRoundLead;
+  };
+  if (within()) return true;
+  ++stats_.roundWaits;
+  if (drainUntil(within, deadline)) return true;
+  ++stats_.roundWaitTimeouts;
+  return false;
 }
 
 bool Gossip::awaitNeighbours(std::chrono::milliseconds deadline) {
-  const int64_t end =
-      clock_.nowNs() + std::chrono::duration_cast<std::chrono::nanoseconds>(deadline).count();
   auto ready = [&] {
     for (const auto& p : peers_) {
       if (!transport_.isUp(p.id)) return false;
@@ -721,12 +689,7 @@ bool Gossip::awaitNeighbours(std::chrono::milliseconds deadline) {
     return true;
   };
   drain(std::chrono::milliseconds(0));
-  while (!ready()) {
-    const int64_t left = end - clock_.nowNs();
-    if (left <= 0) return false;
-    drain(std::chrono::milliseconds(std::clamp<int64_t>(left / 1000000, 1, 10)));
-  }
-  return true;
+  return drainUntil(ready, deadline);
 }
 
 void Gossip::finish() {
@@ -748,9 +711,6 @@ void Gossip::closeFinalRound() {
   for (uint32_t t = 0; t < nt; ++t) sendUpdate(t, currentStep_, config_.compression, config_.fp16);
   ++stats_.rounds;
   const uint64_t want = currentStep_ + 1;
-  const int64_t end = clock_.nowNs() + std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                           config_.roundDeadline)
-                                           .count();
   auto complete = [&] {
     for (const auto& p : peers_) {
       if (!transport_.isUp(p.id)) continue;
@@ -760,15 +720,20 @@ void Gossip::closeFinalRound() {
     }
     return true;
   };
-  while (!complete()) {
+  if (!drainUntil(complete, config_.roundDeadline)) ++stats_.roundWaitTimeouts;
+  mix();
+}
+
+bool Gossip::drainUntil(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
+  const int64_t end =
+      clock_.nowNs() + std::chrono::duration_cast<std::chrono::nanoseconds>(timeout).count();
+  while (!done()) {
     const int64_t left = end - clock_.nowNs();
-    if (left <= 0) {
-      ++stats_.roundWaitTimeouts;
-      break;
-    }
+    if (left <= 0) return false;
+    // Short slices: whatever arrives is applied at once, and the predicate is checked again.
     drain(std::chrono::milliseconds(std::clamp<int64_t>(left / 1000000, 1, 10)));
   }
-  mix();
+  return true;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <span>
 #include <utility>
@@ -138,6 +139,9 @@ class Gossip {
   std::vector<NodeId> livePeers() const;
 
   void drain(std::chrono::milliseconds timeout);
+  // Drains in short slices until done() holds (true) or `timeout` passes (false). Every wait of
+  // this class goes through here, so every wait has a deadline.
+  bool drainUntil(const std::function<bool()>& done, std::chrono::milliseconds timeout);
   void handleEvent(const PeerEvent& event);
   void handleMessage(Envelope& envelope);
   void handleUpdate(Peer& peer, TensorUpdate& update);
