@@ -637,9 +637,17 @@ TEST(TcpFaultTest, DuplicationAndReordering) {
   }, 3000ms);
   auto seqs = p.receivedSeqs(n * 2, 200ms);
   EXPECT_NEAR(static_cast<double>(seqs.size()), n * 1.5, 5 * std::sqrt(n * 0.25));
-  int inversions = 0;
-  for (size_t i = 1; i < seqs.size(); ++i) inversions += seqs[i] < seqs[i - 1] ? 1 : 0;
-  EXPECT_GT(inversions, 10);
+  // Overtaken messages (arriving after a higher seq), not adjacent descents: on a loaded machine
+  // the io thread wakes late and releases many held messages in one batch, in seq order, which
+  // hides all but one descent per batch (9 descents seen once under load) while every one of
+  // them was still overtaken. About 0.3 * n are held for 15 ms.
+  int overtaken = 0;
+  uint64_t highest = 0;
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    if (i > 0 && seqs[i] < highest) ++overtaken;
+    highest = std::max(highest, seqs[i]);
+  }
+  EXPECT_GT(overtaken, 30);
   std::sort(seqs.begin(), seqs.end());
   EXPECT_EQ(std::unique(seqs.begin(), seqs.end()) - seqs.begin(), n);
 }
