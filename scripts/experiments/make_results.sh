@@ -1,11 +1,11 @@
 #!/bin/bash
-# Rebuilds the tables and plots of docs/RESULTS.md from the run directories under runs/.
+# Rebuilds the tables and plots of docs/results/round1/RESULTS-round1.md from the run directories under runs/.
 # Usage: scripts/experiments/make_results.sh   (from the repository root)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=/usr/bin/python3
 S=scripts/experiments/summarize.py
-OUT=docs/results
+OUT=docs/results/round1
 mkdir -p "$OUT"
 table() {  # name target dirs...
   local name=$1 target=$2; shift 2
