@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <random>
+#include <vector>
 
 #include "common/error.hpp"
 
@@ -20,6 +21,27 @@ MacBytes macOf(uint8_t tag) {
   MacBytes m{};
   for (size_t i = 0; i < m.size(); ++i) m[i] = static_cast<uint8_t>(tag ^ i);
   return m;
+}
+
+// `frames` frames back to back, the first `plainFrames` without a MAC and the rest with one
+// (as after a handshake); every `bigEvery`-th payload has up to `bigWords` words, the others up
+// to `smallWords`. Frame i is tagged `tag0 + i` (payload bytes and MAC).
+struct FrameStream {
+  std::vector<Bytes> payloads;
+  Bytes stream;
+};
+FrameStream frameStream(std::mt19937& rng, size_t frames, size_t plainFrames, size_t bigEvery,
+                        size_t bigWords, size_t smallWords, uint8_t tag0) {
+  FrameStream fs;
+  for (size_t i = 0; i < frames; ++i) {
+    const size_t words = 1 + rng() % (i % bigEvery == 0 ? bigWords : smallWords);
+    const auto tag = static_cast<uint8_t>(tag0 + i);
+    fs.payloads.push_back(payloadOf(words, tag));
+    MacBytes mac = macOf(tag);
+    Bytes f = buildFrame(fs.payloads.back(), i >= plainFrames ? &mac : nullptr);
+    fs.stream.insert(fs.stream.end(), f.begin(), f.end());
+  }
+  return fs;
 }
 
 TEST(Framing, HeaderIsLittleEndianLength) {
@@ -49,16 +71,8 @@ TEST(Framing, RefusesToFrameWhatItWouldReject) {
 TEST(Framing, ArbitraryChunkSplitsYieldTheSameFrames) {
   std::mt19937 rng(1);
   for (int trial = 0; trial < 40; ++trial) {
-    std::vector<Bytes> payloads;
-    Bytes stream;
     const size_t plainFrames = 3;
-    for (size_t i = 0; i < 12; ++i) {
-      size_t words = 1 + rng() % (i % 4 == 0 ? 3000 : 20);
-      payloads.push_back(payloadOf(words, static_cast<uint8_t>(i)));
-      MacBytes mac = macOf(static_cast<uint8_t>(i));
-      Bytes f = buildFrame(payloads.back(), i >= plainFrames ? &mac : nullptr);
-      stream.insert(stream.end(), f.begin(), f.end());
-    }
+    const auto [payloads, stream] = frameStream(rng, 12, plainFrames, 4, 3000, 20, 0);
     FrameReader reader;
     size_t got = 0;
     size_t pos = 0;
@@ -94,16 +108,8 @@ TEST(Framing, ArbitraryChunkSplitsYieldTheSameFrames) {
 TEST(Framing, DirectPayloadWindowMixedWithFeedYieldsTheSameFrames) {
   std::mt19937 rng(7);
   for (int trial = 0; trial < 30; ++trial) {
-    std::vector<Bytes> payloads;
-    Bytes stream;
     const size_t plainFrames = 2;
-    for (size_t i = 0; i < 10; ++i) {
-      size_t words = 1 + rng() % (i % 3 == 0 ? 20000 : 30);
-      payloads.push_back(payloadOf(words, static_cast<uint8_t>(i + 40)));
-      MacBytes mac = macOf(static_cast<uint8_t>(i + 40));
-      Bytes f = buildFrame(payloads.back(), i >= plainFrames ? &mac : nullptr);
-      stream.insert(stream.end(), f.begin(), f.end());
-    }
+    const auto [payloads, stream] = frameStream(rng, 10, plainFrames, 3, 20000, 30, 40);
     FrameReader reader;
     size_t got = 0;
     size_t pos = 0;
