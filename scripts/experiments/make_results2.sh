@@ -31,4 +31,8 @@ if have runs/r2-cifar; then
   $PY $E/summarize.py runs/r2-cifar --target 0.4 --md "$OUT/cifar.md" --csv "$OUT/cifar.csv" \
       --plots "$OUT" --prefix cifar > /dev/null
 fi
+if have runs/r2-cifar-2ep; then
+  $PY $E/summarize.py runs/r2-cifar-2ep --target 0.4 --md "$OUT/cifar-2ep.md" \
+      --csv "$OUT/cifar-2ep.csv" --plots "$OUT" --prefix cifar-2ep > /dev/null
+fi
 ls "$OUT"
