@@ -62,7 +62,10 @@ struct GossipConfig {
 
 struct NetConfig {
   std::string host = "127.0.0.1";
-  int basePort = 47000;  // node i listens on basePort + i unless the topology names addresses
+  // Node i listens on basePort + i unless the topology names addresses. Below Linux's ephemeral
+  // range (32768-60999): a port in it can be taken by any outgoing connection before the node
+  // binds it (seen twice in the experiment grids).
+  int basePort = 7000;
   int64_t connectTimeoutMs = 10000;
   int64_t closeTimeoutMs = 2000;
   std::string faults;      // fault scenario file (docs/FAULTS.md); empty: perfect links

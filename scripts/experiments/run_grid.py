@@ -158,7 +158,8 @@ def main():
     ap.add_argument("--train-limit", type=int, default=0)
     ap.add_argument("--eval-every", type=int, default=0)
     ap.add_argument("--deadline", type=float, default=900)
-    ap.add_argument("--base-port", type=int, default=52000)
+    ap.add_argument("--base-port", type=int, default=20000,
+                    help="below 32768, the kernel's ephemeral range, where outgoing connections take ports")
     ap.add_argument("--runs-dir", default=str(ROOT / "runs"))
     ap.add_argument("--murmur", default=str(ROOT / "build-results" / "murmur"))
     ap.add_argument("--extra", default="", help="extra flags for murmur run, space separated")
