@@ -5,7 +5,6 @@
 
 #include <benchmark/benchmark.h>
 
-#include <malloc.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -13,6 +12,7 @@
 #include <random>
 #include <vector>
 
+#include "bench/bench_main.hpp"
 #include "net/auth.hpp"
 #include "net/codec.hpp"
 #include "net/framing.hpp"
@@ -160,21 +160,4 @@ BENCHMARK(BM_FrameMacDense1M)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 
-// glibc gives blocks this large back to the kernel (trim / mmap) whenever two are freed
-// together, so without this every round trip pays ~2000 fresh-page faults and the numbers
-// measure the allocator, not the codec. A node keeps such buffers resident the same way
-// (see the report). MURMUR_BENCH_GLIBC_DEFAULTS=1 measures glibc's defaults instead.
-int main(int argc, char** argv) {
-  const char* defaults = std::getenv("MURMUR_BENCH_GLIBC_DEFAULTS");
-  bool keep = defaults == nullptr || *defaults == '\0' || *defaults == '0';
-  if (keep) {
-    mallopt(M_MMAP_THRESHOLD, 256 << 20);
-    mallopt(M_TRIM_THRESHOLD, 512 << 20);
-  }
-  benchmark::AddCustomContext("malloc", keep ? "mmap/trim thresholds raised" : "glibc defaults");
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+int main(int argc, char** argv) { return murmur::bench::benchMain(argc, argv); }

@@ -5,7 +5,6 @@
 // transport's cost from where a busy scheduler happened to put its threads.
 //   build-*/bench/loopback_bench --benchmark_min_time=2
 #include <benchmark/benchmark.h>
-#include <malloc.h>
 #include <sys/resource.h>
 
 #include <cstdlib>
@@ -17,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "bench/bench_main.hpp"
 #include "net/tcp_transport.hpp"
 
 namespace {
@@ -149,19 +149,4 @@ BENCHMARK(BM_SmallMessageRoundTrip)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecon
 
 }  // namespace
 
-// Like `murmur node` (node/main.cpp): keep megabyte update buffers on the heap instead of a
-// fresh mmap per frame. MURMUR_BENCH_GLIBC_DEFAULTS=1 measures glibc's defaults instead.
-int main(int argc, char** argv) {
-  const char* defaults = std::getenv("MURMUR_BENCH_GLIBC_DEFAULTS");
-  const bool keep = defaults == nullptr || *defaults == '\0' || *defaults == '0';
-  if (keep) {
-    mallopt(M_MMAP_THRESHOLD, 256 << 20);
-    mallopt(M_TRIM_THRESHOLD, 512 << 20);
-  }
-  benchmark::AddCustomContext("malloc", keep ? "mmap/trim thresholds raised" : "glibc defaults");
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+int main(int argc, char** argv) { return murmur::bench::benchMain(argc, argv); }
