@@ -3,6 +3,7 @@
 // only place that turns them into bytes (Cap'n Proto, net/schema/murmur.capnp). Adding a field
 // here means appending one to the schema, never renumbering.
 
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <variant>
@@ -31,9 +32,25 @@ struct TensorUpdate {
   UpdateKind kind = UpdateKind::kDense;
   uint32_t maskEpoch = 0;  // kMasked: which agreed mask the values sit on
   bool fp16 = false;       // carry values as IEEE binary16 on the wire (lossy)
+  // Nonzero: values travel as int8 q with value == float(q) * int8Scale, |q| <= 127; the sender
+  // has put every value on that grid already (algo's quantizeInt8). Exclusive with fp16.
+  // Must pass validInt8Scale.
+  float int8Scale = 0.0f;
   std::vector<float> values;
   std::vector<uint32_t> indices;  // kSparse only
+  // kKeyframe only, 0 otherwise. Nonzero with no values: "my copy of this tensor hashes to
+  // `digest`" (tensorDigest); a receiver holding a tensor with that hash uses its own, any other
+  // asks for the full keyframe. Saves the start-up keyframes when every node starts from the
+  // same seed.
+  uint64_t digest = 0;
 };
+
+// The int8 scales both ends can use: a normal float (a denormal scale has no finite inverse
+// and its grid values lose bits, so encode(decode(x)) would differ from x) with 127 * scale
+// still finite.
+inline bool validInt8Scale(float scale) {
+  return std::isnormal(scale) && scale > 0.0f && std::isfinite(127.0f * scale);
+}
 
 // A node's votes (or decision) for the top-K mask of one tensor (or kAllTensors) for one epoch.
 // indices are strictly increasing and < universe; the codec picks bitmap or delta-varint.
@@ -48,6 +65,10 @@ struct MaskDecision {
   uint32_t epoch = 0;
   uint32_t universe = 0;
   std::vector<uint32_t> indices;
+  // indices is the symmetric difference between the decided mask and the sender's own vote for
+  // (tensor, epoch), which the receiver got just before: a node's decision mostly repeats its
+  // vote, so the difference is a fraction of the mask.
+  bool againstVote = false;
 };
 
 struct Heartbeat {

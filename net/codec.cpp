@@ -7,6 +7,7 @@
 #include <bit>
 #include <cstring>
 #include <memory>
+#include <optional>
 
 #include <capnp/message.h>
 #include <capnp/serialize.h>
@@ -19,6 +20,7 @@
 #endif
 
 #include "common/error.hpp"
+#include "net/rice_coding.hpp"
 #include "net/schema/murmur.capnp.h"
 
 namespace murmur::net {
@@ -148,6 +150,50 @@ std::span<const uint8_t> asSpan(capnp::Data::Reader data) {
   return {data.begin(), data.size()};
 }
 
+static_assert(static_cast<uint16_t>(wire::IndexEncoding::DELTA_VARINT) ==
+                  static_cast<uint16_t>(IndexEncoding::kDeltaVarint) &&
+              static_cast<uint16_t>(wire::IndexEncoding::BITMAP) ==
+                  static_cast<uint16_t>(IndexEncoding::kBitmap) &&
+              static_cast<uint16_t>(wire::IndexEncoding::GOLOMB_RICE) ==
+                  static_cast<uint16_t>(IndexEncoding::kGolombRice));
+
+// An index list's encoding, decided once: the builder is sized from `bytes` before writing.
+struct IndexPlan {
+  IndexEncoding encoding = IndexEncoding::kDeltaVarint;
+  size_t bytes = 0;
+  unsigned riceParameter = 0;
+};
+
+// The smallest encoding; no universe means no bitmap (sparse updates). Ties keep the older
+// encodings, so sets where Rice gains nothing look as they did before it existed.
+// `indices` must already be known to be strictly increasing.
+IndexPlan planIndices(std::span<const uint32_t> indices, std::optional<uint32_t> universe) {
+  IndexPlan plan{IndexEncoding::kDeltaVarint, deltaVarintSize(indices), 0};
+  if (universe && bitmapSize(*universe) < plan.bytes) {
+    plan = {IndexEncoding::kBitmap, bitmapSize(*universe), 0};
+  }
+  unsigned b = bestRiceParameter(indices);
+  size_t rice = riceSize(indices, b);
+  if (rice < plan.bytes) plan = {IndexEncoding::kGolombRice, rice, b};
+  return plan;
+}
+
+// Writes plan.bytes bytes; the bitmap case needs `out` zeroed (the builder's blobs are).
+void writeIndices(const IndexPlan& plan, std::span<const uint32_t> indices,
+                  std::span<uint8_t> out) {
+  switch (plan.encoding) {
+    case IndexEncoding::kDeltaVarint:
+      writeDeltaVarint(indices, out.data());
+      return;
+    case IndexEncoding::kBitmap:
+      for (uint32_t i : indices) out[i / 8] |= static_cast<uint8_t>(1u << (i % 8));
+      return;
+    case IndexEncoding::kGolombRice:
+      writeRice(indices, plan.riceParameter, out);
+      return;
+  }
+}
+
 // --- fp16 ------------------------------------------------------------------------------
 
 #ifdef MURMUR_HAVE_X86
@@ -208,6 +254,25 @@ std::string readText(capnp::Text::Reader text, const DecodeLimits& limits, const
   return std::string(text.cStr(), text.size());
 }
 
+// A sparse update's indices, in the encoding its indexEncoding field names.
+std::vector<uint32_t> readSparseIndices(wire::TensorUpdate::Reader r, uint32_t tensor,
+                                        uint32_t count, uint64_t universe) {
+  auto data = asSpan(r.getIndices());
+  auto encRaw = static_cast<uint16_t>(r.getIndexEncoding());
+  if (encRaw == static_cast<uint16_t>(IndexEncoding::kDeltaVarint)) {
+    return decodeDeltaVarint(data, count, universe);
+  }
+  if (encRaw == static_cast<uint16_t>(IndexEncoding::kGolombRice)) {
+    return decodeRice(data, count, universe);
+  }
+  MURMUR_ENFORCE(encRaw != static_cast<uint16_t>(IndexEncoding::kBitmap), ProtocolError,
+                 "sparse update for tensor {}: bitmap index encoding (sparse indices are "
+                 "delta-varint or golomb-rice)",
+                 tensor);
+  throw ProtocolError(
+      fmt::format("sparse update for tensor {}: unknown index encoding {}", tensor, encRaw));
+}
+
 TensorUpdate readTensorUpdate(wire::TensorUpdate::Reader r, const DecodeLimits& limits) {
   TensorUpdate u;
   u.tensor = r.getTensor();
@@ -215,22 +280,40 @@ TensorUpdate readTensorUpdate(wire::TensorUpdate::Reader r, const DecodeLimits& 
   u.merged = r.getMerged();
   u.step = r.getStep();
   u.maskEpoch = r.getMaskEpoch();
+  u.digest = r.getDigest();
   auto kindRaw = static_cast<uint16_t>(r.getKind());
   MURMUR_ENFORCE(kindRaw <= static_cast<uint16_t>(UpdateKind::kKeyframe), ProtocolError,
                  "tensor update: unknown update kind {}", kindRaw);
   u.kind = static_cast<UpdateKind>(kindRaw);
   auto encRaw = static_cast<uint16_t>(r.getValueEncoding());
-  MURMUR_ENFORCE(encRaw <= 1, ProtocolError, "tensor update: unknown value encoding {}", encRaw);
+  MURMUR_ENFORCE(encRaw <= 2, ProtocolError, "tensor update: unknown value encoding {}", encRaw);
   u.fp16 = encRaw == 1;
+  const bool int8 = encRaw == 2;
+  const float scale = r.getValueScale();
+  if (int8) {
+    MURMUR_ENFORCE(validInt8Scale(scale), ProtocolError,
+                   "tensor update for tensor {}: int8 values with scale {} (want a normal "
+                   "float with 127 * scale finite)",
+                   u.tensor, scale);
+    u.int8Scale = scale;
+  } else {
+    MURMUR_ENFORCE(scale == 0.0f, ProtocolError,
+                   "tensor update for tensor {}: a value scale without int8 values", u.tensor);
+  }
   checkTensorId(limits, u.tensor, false, "tensor update");
 
   auto values = r.getValues();
-  size_t elem = u.fp16 ? sizeof(uint16_t) : sizeof(float);
+  size_t elem = int8 ? 1 : u.fp16 ? sizeof(uint16_t) : sizeof(float);
   MURMUR_ENFORCE(values.size() % elem == 0, ProtocolError,
                  "tensor update for tensor {}: {} value bytes is not a multiple of {}", u.tensor,
                  values.size(), elem);
   size_t count = values.size() / elem;
-  if (!limits.tensorSizes.empty() &&
+  MURMUR_ENFORCE(u.digest == 0 || u.kind == UpdateKind::kKeyframe, ProtocolError,
+                 "tensor update for tensor {}: a digest on an update that is not a keyframe",
+                 u.tensor);
+  // A digest keyframe carries no values: "my copy hashes to this" (see TensorUpdate::digest).
+  const bool digestOnly = u.kind == UpdateKind::kKeyframe && u.digest != 0 && count == 0;
+  if (!limits.tensorSizes.empty() && !digestOnly &&
       (u.kind == UpdateKind::kDense || u.kind == UpdateKind::kKeyframe)) {
     MURMUR_ENFORCE(count == limits.tensorSizes[u.tensor], ProtocolError,
                    "tensor update for tensor {}: {} values, the tensor has {}", u.tensor, count,
@@ -240,8 +323,8 @@ TensorUpdate readTensorUpdate(wire::TensorUpdate::Reader r, const DecodeLimits& 
     MURMUR_ENFORCE(limits.tensorSizes.empty() || count <= limits.tensorSizes[u.tensor],
                    ProtocolError, "sparse update for tensor {}: {} values exceed the tensor size",
                    u.tensor, count);
-    u.indices = decodeDeltaVarint(asSpan(r.getIndices()), static_cast<uint32_t>(
-                                      std::min<size_t>(count, UINT32_MAX)),
+    u.indices = readSparseIndices(r, u.tensor,
+                                  static_cast<uint32_t>(std::min<size_t>(count, UINT32_MAX)),
                                   universeOf(limits, u.tensor));
     MURMUR_ENFORCE(u.indices.size() == count, ProtocolError,
                    "sparse update for tensor {}: {} values but {} indices", u.tensor, count,
@@ -250,8 +333,29 @@ TensorUpdate readTensorUpdate(wire::TensorUpdate::Reader r, const DecodeLimits& 
     MURMUR_ENFORCE(!r.hasIndices() || r.getIndices().size() == 0, ProtocolError,
                    "tensor update for tensor {}: indices present on a non-sparse update",
                    u.tensor);
+    auto indexEncRaw = static_cast<uint16_t>(r.getIndexEncoding());
+    MURMUR_ENFORCE(indexEncRaw <= static_cast<uint16_t>(IndexEncoding::kGolombRice),
+                   ProtocolError, "tensor update for tensor {}: unknown index encoding {}",
+                   u.tensor, indexEncRaw);
   }
-  if (u.fp16) {
+  if (int8) {
+    u.values.resize(count);
+    const auto* q = reinterpret_cast<const int8_t*>(values.begin());
+    // Branch-free, on restrict-qualified locals, so it vectorises; an error is located after.
+    const int8_t* __restrict src = q;
+    float* __restrict dst = u.values.data();
+    int sawMin = 0;
+    for (size_t i = 0; i < count; ++i) {
+      sawMin |= src[i] == INT8_MIN;
+      dst[i] = static_cast<float>(src[i]) * scale;
+    }
+    if (sawMin != 0) {
+      const auto at = std::find(q, q + count, INT8_MIN) - q;
+      MURMUR_ENFORCE(false, ProtocolError,
+                     "tensor update for tensor {}: int8 value -128 at position {} (range is "
+                     "-127..127)", u.tensor, at);
+    }
+  } else if (u.fp16) {
     u.values.resize(count);
     const auto* halves = reinterpret_cast<const uint16_t*>(values.begin());
     halfToFloat({halves, count}, u.values);
@@ -285,6 +389,8 @@ Out readMask(uint32_t tensor, uint32_t epoch, bool hasIndices, wire::IndexSet::R
   auto encRaw = static_cast<uint16_t>(set.getEncoding());
   if (encRaw == static_cast<uint16_t>(IndexEncoding::kDeltaVarint)) {
     out.indices = decodeDeltaVarint(data, count, out.universe);
+  } else if (encRaw == static_cast<uint16_t>(IndexEncoding::kGolombRice)) {
+    out.indices = decodeRice(data, count, out.universe);
   } else if (encRaw == static_cast<uint16_t>(IndexEncoding::kBitmap)) {
     MURMUR_ENFORCE(data.size() == bitmapSize(out.universe), ProtocolError,
                    "{} for tensor {}: bitmap of {} bytes for a universe of {} (want {})", what,
@@ -395,8 +501,10 @@ WirePayload readEnvelope(wire::Envelope::Reader env, const DecodeLimits& limits)
     case wire::Envelope::MASK_DECISION: {
       MURMUR_ENFORCE(env.hasMaskDecision(), ProtocolError, "mask decision: body missing");
       auto r = env.getMaskDecision();
-      return Message(readMask<MaskDecision>(r.getTensor(), r.getEpoch(), r.hasIndices(),
-                                            r.getIndices(), limits, "mask decision"));
+      auto decision = readMask<MaskDecision>(r.getTensor(), r.getEpoch(), r.hasIndices(),
+                                             r.getIndices(), limits, "mask decision");
+      decision.againstVote = r.getAgainstVote();
+      return Message(std::move(decision));
     }
     case wire::Envelope::HEARTBEAT: {
       MURMUR_ENFORCE(env.hasHeartbeat(), ProtocolError, "heartbeat: body missing");
@@ -420,29 +528,24 @@ WirePayload readEnvelope(wire::Envelope::Reader env, const DecodeLimits& limits)
 
 // --- encode helpers ----------------------------------------------------------------------
 
+// Checks a mask's indices before anything is sized from them.
+IndexPlan planIndexSet(uint32_t universe, std::span<const uint32_t> indices, const char* what) {
+  checkStrictlyIncreasing(indices, universe, what);
+  IndexPlan plan = planIndices(indices, universe);
+  MURMUR_CHECK(plan.bytes <= kMaxBlobBytes, "{}: index set too large to encode (universe {})",
+               what, universe);
+  return plan;
+}
+
 template <typename Builder>
 void writeIndexSet(Builder body, uint32_t universe, std::span<const uint32_t> indices,
-                   const char* what) {
-  checkStrictlyIncreasing(indices, universe, what);
-  MURMUR_CHECK(std::min(bitmapSize(universe), deltaVarintSize(indices)) <= kMaxBlobBytes,
-               "{}: index set too large to encode (universe {})", what, universe);
+                   const IndexPlan& plan) {
   auto set = body.initIndices();
   set.setUniverse(universe);
   set.setCount(static_cast<uint32_t>(indices.size()));
-  if (chooseIndexEncoding(indices, universe) == IndexEncoding::kBitmap) {
-    set.setEncoding(wire::IndexEncoding::BITMAP);
-    auto data = set.initData(static_cast<unsigned>(bitmapSize(universe)));
-    uint8_t* bits = data.begin();  // zeroed by the builder
-    for (uint32_t i : indices) bits[i / 8] |= static_cast<uint8_t>(1u << (i % 8));
-  } else {
-    set.setEncoding(wire::IndexEncoding::DELTA_VARINT);
-    auto data = set.initData(static_cast<unsigned>(deltaVarintSize(indices)));
-    writeDeltaVarint(indices, data.begin());
-  }
-}
-
-size_t maskPayloadWords(uint32_t universe, std::span<const uint32_t> indices) {
-  return kOverheadWords + wordsFor(std::min(bitmapSize(universe), deltaVarintSize(indices)));
+  set.setEncoding(static_cast<wire::IndexEncoding>(static_cast<uint16_t>(plan.encoding)));
+  auto data = set.initData(static_cast<unsigned>(plan.bytes));
+  writeIndices(plan, indices, {data.begin(), data.size()});
 }
 
 struct Encoder {
@@ -456,8 +559,15 @@ struct Encoder {
       MURMUR_CHECK(u.indices.empty(), "tensor update for tensor {}: indices on a non-sparse update",
                    u.tensor);
     }
-    size_t valueBytes = u.values.size() * (u.fp16 ? sizeof(uint16_t) : sizeof(float));
-    size_t indexBytes = u.kind == UpdateKind::kSparse ? deltaVarintSize(u.indices) : 0;
+    const bool int8 = u.int8Scale != 0.0f;
+    MURMUR_CHECK(!int8 || (!u.fp16 && validInt8Scale(u.int8Scale)),
+                 "tensor update for tensor {}: int8 scale {} (fp16 {})", u.tensor, u.int8Scale,
+                 u.fp16);
+    size_t valueBytes =
+        u.values.size() * (int8 ? 1 : u.fp16 ? sizeof(uint16_t) : sizeof(float));
+    IndexPlan indexPlan = u.kind == UpdateKind::kSparse ? planIndices(u.indices, std::nullopt)
+                                                        : IndexPlan{};
+    size_t indexBytes = indexPlan.bytes;
     MURMUR_CHECK(valueBytes <= kMaxBlobBytes && indexBytes <= kMaxBlobBytes,
                  "tensor update for tensor {} too large to encode ({} values)", u.tensor,
                  u.values.size());
@@ -470,36 +580,77 @@ struct Encoder {
     body.setStep(u.step);
     body.setKind(static_cast<wire::UpdateKind>(static_cast<uint16_t>(u.kind)));
     body.setMaskEpoch(u.maskEpoch);
-    body.setValueEncoding(u.fp16 ? wire::ValueEncoding::BINARY16 : wire::ValueEncoding::FLOAT32);
+    MURMUR_CHECK(u.digest == 0 || u.kind == UpdateKind::kKeyframe,
+                 "tensor update for tensor {}: a digest on an update that is not a keyframe",
+                 u.tensor);
+    body.setDigest(u.digest);
+    body.setValueEncoding(int8     ? wire::ValueEncoding::INT8
+                          : u.fp16 ? wire::ValueEncoding::BINARY16
+                                   : wire::ValueEncoding::FLOAT32);
     auto values = body.initValues(static_cast<unsigned>(valueBytes));
-    if (u.fp16) {
+    if (int8) {
+      body.setValueScale(u.int8Scale);
+      auto* q = reinterpret_cast<int8_t*>(values.begin());
+      // v * (1 / scale) is within a few ulp of the integer q for a value the sender put on the
+      // grid; adding and subtracting 1.5 * 2^23 rounds it to nearest (no libm call), and the
+      // clamp keeps every input castable. Branch-free so it vectorises; checked after the loop.
+      // Locals and __restrict: a store through int8_t* may alias anything, which would make
+      // the compiler reload the vector's pointer and size every value and not vectorise.
+      const float scale = u.int8Scale;
+      const float inv = 1.0f / scale;
+      constexpr float kRound = 12582912.0f;
+      const float* __restrict src = u.values.data();
+      int8_t* __restrict dst = q;
+      const size_t n = u.values.size();
+      int offGrid = 0;  // an int, not a bool: GCC 12 vectorises an int OR-reduction
+      for (size_t i = 0; i < n; ++i) {
+        const float v = src[i];
+        float qf = (v * inv + kRound) - kRound;
+        qf = qf < 127.0f ? qf : 127.0f;  // NaN fails both tests and becomes 127
+        qf = qf > -127.0f ? qf : -127.0f;
+        offGrid |= qf * scale != v;
+        dst[i] = static_cast<int8_t>(static_cast<int32_t>(qf));
+      }
+      if (offGrid != 0) {
+        for (size_t i = 0; i < u.values.size(); ++i) {
+          MURMUR_CHECK(static_cast<float>(q[i]) * u.int8Scale == u.values[i],
+                       "tensor update for tensor {}: value {} at {} is not on the int8 grid of "
+                       "scale {}", u.tensor, u.values[i], i, u.int8Scale);
+        }
+      }
+    } else if (u.fp16) {
       floatToHalf(u.values, {reinterpret_cast<uint16_t*>(values.begin()), u.values.size()});
     } else if (valueBytes != 0) {
       std::memcpy(values.begin(), u.values.data(), valueBytes);
     }
     builder.valuesWritten(values.begin(), valueBytes);
     if (u.kind == UpdateKind::kSparse) {
+      body.setIndexEncoding(
+          static_cast<wire::IndexEncoding>(static_cast<uint16_t>(indexPlan.encoding)));
       auto indices = body.initIndices(static_cast<unsigned>(indexBytes));
-      writeDeltaVarint(u.indices, indices.begin());
+      writeIndices(indexPlan, u.indices, {indices.begin(), indices.size()});
     }
     return builder.finish();
   }
 
   Bytes operator()(const MaskVote& v) const {
-    VectorMessageBuilder builder(maskPayloadWords(v.universe, v.indices));
+    IndexPlan plan = planIndexSet(v.universe, v.indices, "mask vote");
+    VectorMessageBuilder builder(kOverheadWords + wordsFor(plan.bytes));
     auto body = builder.initRoot<wire::Envelope>().initMaskVote();
     body.setTensor(v.tensor);
     body.setEpoch(v.epoch);
-    writeIndexSet(body, v.universe, v.indices, "mask vote");
+    writeIndexSet(body, v.universe, v.indices, plan);
     return builder.finish();
   }
 
   Bytes operator()(const MaskDecision& d) const {
-    VectorMessageBuilder builder(maskPayloadWords(d.universe, d.indices));
+    IndexPlan plan = planIndexSet(d.universe, d.indices, "mask decision");
+    VectorMessageBuilder builder(kOverheadWords + wordsFor(plan.bytes));
     auto body = builder.initRoot<wire::Envelope>().initMaskDecision();
     body.setTensor(d.tensor);
     body.setEpoch(d.epoch);
-    writeIndexSet(body, d.universe, d.indices, "mask decision");
+    body.setAgainstVote(d.againstVote);
+    writeIndexSet(body, d.universe, d.indices, plan);
     return builder.finish();
   }
 
@@ -667,8 +818,11 @@ std::vector<uint32_t> decodeDeltaVarint(std::span<const uint8_t> data, uint32_t 
 }
 
 IndexEncoding chooseIndexEncoding(std::span<const uint32_t> indices, uint32_t universe) {
-  return bitmapSize(universe) < deltaVarintSize(indices) ? IndexEncoding::kBitmap
-                                                         : IndexEncoding::kDeltaVarint;
+  return planIndices(indices, universe).encoding;
+}
+
+IndexEncoding chooseSparseIndexEncoding(std::span<const uint32_t> indices) {
+  return planIndices(indices, std::nullopt).encoding;
 }
 
 bool cpuHasF16c() {

@@ -119,9 +119,12 @@ std::vector<uint32_t> decodeDeltaVarint(std::span<const uint8_t> data, uint32_t 
 // Bitmap of `universe` bits, LSB first, ceil(universe/8) bytes.
 inline size_t bitmapSize(uint32_t universe) { return (size_t{universe} + 7) / 8; }
 
-enum class IndexEncoding : uint8_t { kDeltaVarint = 0, kBitmap = 1 };
-// The cheaper of the two for this index set (ties go to delta-varint).
+// Golomb-Rice (kGolombRice) lives in net/rice_coding.hpp.
+enum class IndexEncoding : uint8_t { kDeltaVarint = 0, kBitmap = 1, kGolombRice = 2 };
+// The cheapest of the three for a mask's index set; ties go to delta-varint, then bitmap.
 IndexEncoding chooseIndexEncoding(std::span<const uint32_t> indices, uint32_t universe);
+// The cheaper of delta-varint and Golomb-Rice for a sparse update's indices (ties: varint).
+IndexEncoding chooseSparseIndexEncoding(std::span<const uint32_t> indices);
 
 // IEEE binary16 conversion, round to nearest even, NaN stays NaN, overflow becomes Inf.
 // Uses F16C when the CPU has it, portable code otherwise; both give identical bits.

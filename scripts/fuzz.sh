@@ -17,7 +17,7 @@ capnp compile --src-prefix="$root" -oc++:"$build/gen" "$root/net/schema/murmur.c
 
 flags=(-std=c++20 -g -O1 -fno-omit-frame-pointer -I"$root" -isystem "$build/gen" -DFMT_SHARED)
 fuzz=(-fsanitize=fuzzer-no-link,address)
-sources=(common/error.cpp net/codec.cpp net/framing.cpp)
+sources=(common/error.cpp net/codec.cpp net/rice_coding.cpp net/framing.cpp)
 objs=()
 for src in "${sources[@]}"; do
   obj="$build/obj/$(echo "$src" | tr / _).o"

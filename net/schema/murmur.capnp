@@ -21,11 +21,15 @@ enum UpdateKind {
 enum ValueEncoding {
   float32 @0;   # 4 bytes per value, little-endian IEEE binary32
   binary16 @1;  # 2 bytes per value, little-endian IEEE binary16 (lossy)
+  int8 @2;      # 1 byte per value, two's complement q in [-127, 127]; value = q * valueScale
 }
 
 enum IndexEncoding {
   deltaVarint @0;  # count LEB128 gaps, first gap from 0; gaps after the first are >= 1
   bitmap @1;       # ceil(universe/8) bytes, bit i set iff index i is present
+  golombRice @2;   # one byte b (0..31), then the gaps (first from 0, later minus 1) Rice-coded
+                   # with parameter b: quotient in unary (ones, then a zero), b low bits, MSB
+                   # first; the last byte zero-padded
 }
 
 struct TensorUpdate {
@@ -37,7 +41,10 @@ struct TensorUpdate {
   maskEpoch @5 :UInt32;
   valueEncoding @6 :ValueEncoding;
   values @7 :Data;
-  indices @8 :Data;  # sparse only: delta-varint, as many as there are values
+  indices @8 :Data;  # sparse only: as many as there are values, in indexEncoding
+  digest @9 :UInt64;  # keyframe only: with no values, "the tensor hashes to this" (algo/)
+  indexEncoding @10 :IndexEncoding;  # sparse only: deltaVarint or golombRice (never bitmap)
+  valueScale @11 :Float32;  # int8 values only: finite, > 0; value = float(q) * valueScale
 }
 
 struct IndexSet {
@@ -57,6 +64,8 @@ struct MaskDecision {
   tensor @0 :UInt32;
   epoch @1 :UInt32;
   indices @2 :IndexSet;
+  againstVote @3 :Bool;  # indices: the symmetric difference from the sender's own MaskVote of
+                         # the same tensor and epoch (sent before it on the same edge)
 }
 
 struct Heartbeat {

@@ -9,9 +9,13 @@
 #include <random>
 
 #include "common/error.hpp"
+#include "net/rice_coding.hpp"
+#include "tests/net/random_indices.hpp"
 
 namespace murmur::net {
 namespace {
+
+using testing::randomSortedIndices;
 
 std::vector<float> randomFloats(size_t n, uint32_t seed) {
   std::mt19937 rng(seed);
@@ -19,16 +23,6 @@ std::vector<float> randomFloats(size_t n, uint32_t seed) {
   std::vector<float> v(n);
   for (auto& x : v) x = dist(rng);
   return v;
-}
-
-std::vector<uint32_t> randomSortedIndices(uint32_t universe, double density, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::bernoulli_distribution pick(density);
-  std::vector<uint32_t> out;
-  for (uint32_t i = 0; i < universe; ++i) {
-    if (pick(rng)) out.push_back(i);
-  }
-  return out;
 }
 
 template <typename T>
@@ -69,6 +63,7 @@ void expectHeaderEq(const TensorUpdate& a, const TensorUpdate& b) {
   EXPECT_EQ(a.maskEpoch, b.maskEpoch);
   EXPECT_EQ(a.fp16, b.fp16);
   EXPECT_EQ(a.indices, b.indices);
+  EXPECT_EQ(a.digest, b.digest);
 }
 
 TEST(Codec, DenseUpdateRoundTripsBitExactIncludingNanAndInf) {
@@ -138,7 +133,7 @@ TEST(Codec, SparseUpdateIsSmallerThanDense) {
   auto indices = randomSortedIndices(100000, 0.01, 4);
   auto sparse = makeUpdate(UpdateKind::kSparse, randomFloats(indices.size(), 4), indices);
   Bytes payload = encodePayload(Message(sparse));
-  // 4 bytes per value plus ~1-2 bytes per index gap (mean gap 100 < 16384).
+  // 4 bytes per value plus about one byte per index (Golomb-Rice, mean gap 100).
   EXPECT_LT(payload.size(), indices.size() * 6 + 256);
   EXPECT_GT(payload.size(), indices.size() * 5);
   auto out = std::get<TensorUpdate>(decodePayload(payload));
@@ -231,9 +226,11 @@ TEST(Codec, Fp16VectorPathMatchesPortableBitForBit) {
   }
 }
 
-TEST(Codec, MaskVoteSparseSetUsesDeltaVarint) {
-  MaskVote v{2, 9, 100000, randomSortedIndices(100000, 0.001, 6)};
+TEST(Codec, MaskVoteWithIrregularGapsUsesDeltaVarint) {
+  // Gaps from 1 to 48,000: no one Rice parameter suits them (10 varint bytes, 11 Rice).
+  MaskVote v{2, 9, 100000, {17, 4000, 4001, 52000, 99998}};
   ASSERT_EQ(chooseIndexEncoding(v.indices, v.universe), IndexEncoding::kDeltaVarint);
+  EXPECT_LT(deltaVarintSize(v.indices), riceEncodedSize(v.indices));
   Bytes payload = encodePayload(Message(v));
   EXPECT_LT(payload.size(), bitmapSize(v.universe));
   EXPECT_LE(payload.size(), deltaVarintSize(v.indices) + 128);
@@ -245,10 +242,12 @@ TEST(Codec, MaskVoteSparseSetUsesDeltaVarint) {
 }
 
 TEST(Codec, MaskDecisionDenseSetUsesBitmap) {
-  MaskDecision d{kAllTensors, 3, 100003, randomSortedIndices(100003, 0.3, 7)};
+  // From ~40% density on, Rice's best is b = 0, a bitmap cut at the last index plus a byte.
+  MaskDecision d{kAllTensors, 3, 100003, randomSortedIndices(100003, 0.5, 7)};
   ASSERT_EQ(chooseIndexEncoding(d.indices, d.universe), IndexEncoding::kBitmap);
   Bytes payload = encodePayload(Message(d));
   EXPECT_LT(payload.size(), deltaVarintSize(d.indices));
+  EXPECT_LT(payload.size(), riceEncodedSize(d.indices) + 128);
   EXPECT_LE(payload.size(), bitmapSize(d.universe) + 128);
   auto out = roundTrip(d);
   EXPECT_EQ(out.tensor, d.tensor);
@@ -258,13 +257,31 @@ TEST(Codec, MaskDecisionDenseSetUsesBitmap) {
 }
 
 TEST(Codec, IndexEncodingChoiceFollowsSize) {
-  // 8 bits per index in a universe of 64: the bitmap (8 bytes) beats varint (9 bytes) at 9.
-  std::vector<uint32_t> eight = {0, 1, 2, 3, 4, 5, 6, 7};
-  EXPECT_EQ(deltaVarintSize(eight), 8u);
-  EXPECT_EQ(chooseIndexEncoding(eight, 64), IndexEncoding::kDeltaVarint);  // tie: varint
-  std::vector<uint32_t> nine = {0, 1, 2, 3, 4, 5, 6, 7, 8};
-  EXPECT_EQ(chooseIndexEncoding(nine, 64), IndexEncoding::kBitmap);
+  // {0, 15} of 16: varint 2 bytes, bitmap 2, Rice 3. Ties go to varint.
+  std::vector<uint32_t> ends = {0, 15};
+  ASSERT_EQ(deltaVarintSize(ends), 2u);
+  ASSERT_EQ(riceEncodedSize(ends), 3u);
+  EXPECT_EQ(chooseIndexEncoding(ends, 16), IndexEncoding::kDeltaVarint);
+  // {0, 5, 10, 15} of 16: bitmap 2 bytes, Rice 3, varint 4.
+  std::vector<uint32_t> spread = {0, 5, 10, 15};
+  ASSERT_EQ(riceEncodedSize(spread), 3u);
+  EXPECT_EQ(chooseIndexEncoding(spread, 16), IndexEncoding::kBitmap);
+  // 0..15 of 24: bitmap 3 bytes, Rice (b = 0) 3, varint 16. Ties go to the bitmap.
+  std::vector<uint32_t> run(16);
+  for (uint32_t i = 0; i < run.size(); ++i) run[i] = i;
+  ASSERT_EQ(riceEncodedSize(run), 3u);
+  EXPECT_EQ(chooseIndexEncoding(run, 24), IndexEncoding::kBitmap);
+  // The same run of 64: Rice 3 bytes beats the bitmap's 8.
+  EXPECT_EQ(chooseIndexEncoding(run, 64), IndexEncoding::kGolombRice);
+  // {0, 1} of 1000: varint 2 bytes, Rice 2.
+  std::vector<uint32_t> pair = {0, 1};
+  ASSERT_EQ(riceEncodedSize(pair), 2u);
+  EXPECT_EQ(chooseIndexEncoding(pair, 1000), IndexEncoding::kDeltaVarint);
   EXPECT_EQ(chooseIndexEncoding({}, 64), IndexEncoding::kDeltaVarint);
+  // Sparse updates never use the bitmap.
+  EXPECT_EQ(chooseSparseIndexEncoding(spread), IndexEncoding::kGolombRice);
+  EXPECT_EQ(chooseSparseIndexEncoding(ends), IndexEncoding::kDeltaVarint);
+  EXPECT_EQ(chooseSparseIndexEncoding({}), IndexEncoding::kDeltaVarint);
   // Full and empty sets, and universes that are not a multiple of 8, round-trip both ways.
   for (uint32_t universe : {1u, 7u, 8u, 9u, 63u, 1000u}) {
     std::vector<uint32_t> all(universe);
@@ -274,6 +291,60 @@ TEST(Codec, IndexEncodingChoiceFollowsSize) {
       EXPECT_EQ(out.indices, set) << universe;
     }
   }
+}
+
+TEST(Codec, TopKMasksUseGolombRice) {
+  // 10% and 5% of a 48,000-element tensor, the mask votes of a typical top-K.
+  constexpr uint32_t kUniverse = 48000;
+  MaskVote v{2, 9, kUniverse, randomSortedIndices(kUniverse, 0.10, 20)};
+  MaskDecision d{kAllTensors, 4, kUniverse, randomSortedIndices(kUniverse, 0.05, 21)};
+  ASSERT_EQ(chooseIndexEncoding(v.indices, v.universe), IndexEncoding::kGolombRice);
+  ASSERT_EQ(chooseIndexEncoding(d.indices, d.universe), IndexEncoding::kGolombRice);
+  for (const auto& [message, indices] :
+       {std::pair{Message(v), v.indices}, std::pair{Message(d), d.indices}}) {
+    Bytes payload = encodePayload(message);
+    EXPECT_LT(riceEncodedSize(indices) * 4, deltaVarintSize(indices) * 3);
+    EXPECT_LT(payload.size(), deltaVarintSize(indices));
+    EXPECT_LE(payload.size(), riceEncodedSize(indices) + 128);
+  }
+  auto vote = roundTrip(v);
+  EXPECT_EQ(vote.tensor, v.tensor);
+  EXPECT_EQ(vote.epoch, v.epoch);
+  EXPECT_EQ(vote.universe, v.universe);
+  EXPECT_EQ(vote.indices, v.indices);
+  DecodeLimits model;
+  model.tensorSizes = {1, 1, kUniverse};
+  EXPECT_EQ(roundTrip(v, model).indices, v.indices);
+  auto decision = roundTrip(d);
+  EXPECT_EQ(decision.tensor, d.tensor);
+  EXPECT_EQ(decision.universe, d.universe);
+  EXPECT_EQ(decision.indices, d.indices);
+  // Edge sets where Rice wins: a dense prefix, and index 0 / universe - 1 alongside it.
+  std::vector<uint32_t> prefix(3000);
+  for (uint32_t i = 0; i < prefix.size(); ++i) prefix[i] = i;
+  ASSERT_EQ(chooseIndexEncoding(prefix, kUniverse), IndexEncoding::kGolombRice);
+  EXPECT_EQ(roundTrip(MaskVote{0, 1, kUniverse, prefix}).indices, prefix);
+  prefix.push_back(kUniverse - 1);
+  EXPECT_EQ(roundTrip(MaskDecision{0, 1, kUniverse, prefix}).indices, prefix);
+}
+
+TEST(Codec, SparseUpdateWithGolombRiceIndicesRoundTrips) {
+  auto indices = randomSortedIndices(48000, 0.10, 22);
+  ASSERT_EQ(chooseSparseIndexEncoding(indices), IndexEncoding::kGolombRice);
+  auto in = makeUpdate(UpdateKind::kSparse, randomFloats(indices.size(), 22), indices);
+  Bytes payload = encodePayload(Message(in));
+  EXPECT_LE(payload.size(), 4 * indices.size() + riceEncodedSize(indices) + 256);
+  EXPECT_LT(payload.size(), 4 * indices.size() + deltaVarintSize(indices));
+  auto out = roundTrip(in);
+  expectHeaderEq(in, out);
+  expectSameBits(in.values, out.values);
+  in.fp16 = true;
+  expectHeaderEq(in, roundTrip(in));
+  DecodeLimits model;
+  model.tensorSizes = {1, 1, 1, 48000};
+  EXPECT_EQ(roundTrip(in, model).indices, indices);
+  model.tensorSizes = {1, 1, 1, indices.back()};
+  EXPECT_THROW(decodePayload(encodePayload(Message(in)), model), ProtocolError);
 }
 
 TEST(Codec, SmallMessagesRoundTrip) {
@@ -350,6 +421,24 @@ size_t findUnique(const Bytes& hay, std::span<const uint8_t> needle) {
   return found;
 }
 
+// An update encoded with its tensor and merged fields set to a byte pattern, and the offset of
+// its data section, for tests that patch one field on the wire. TensorUpdate's data section:
+// tensor u32 @0, merged u32 @4, seq u64 @8, step u64 @16, kind u16 @24, valueEncoding u16 @26,
+// maskEpoch u32 @28, digest u64 @32, indexEncoding u16 @40, valueScale f32 @44.
+struct LocatedUpdate {
+  Bytes bytes;
+  size_t data = 0;
+};
+
+LocatedUpdate encodeLocated(TensorUpdate in) {
+  in.tensor = 0xA1A2A3A4u;
+  in.merged = 0xB1B2B3B4u;
+  LocatedUpdate out{encodePayload(Message(in))};
+  const uint8_t pattern[] = {0xA4, 0xA3, 0xA2, 0xA1, 0xB4, 0xB3, 0xB2, 0xB1};
+  out.data = findUnique(out.bytes, pattern);
+  return out;
+}
+
 void expectProtocolError(std::span<const uint8_t> payload, const DecodeLimits& limits,
                          const std::string& fragment) {
   try {
@@ -358,6 +447,14 @@ void expectProtocolError(std::span<const uint8_t> payload, const DecodeLimits& l
   } catch (const ProtocolError& e) {
     EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
   }
+}
+
+// `good` with the byte at `offset` set to `value` is refused with `fragment` in the message.
+void expectPatchRejected(const Bytes& good, size_t offset, uint8_t value,
+                         const std::string& fragment) {
+  Bytes bad = good;
+  bad[offset] = value;
+  expectProtocolError(bad, {}, fragment);
 }
 
 TEST(CodecHostile, RandomBytesNeverCrashAndOnlyThrowProtocolError) {
@@ -381,9 +478,14 @@ TEST(CodecHostile, RandomBytesNeverCrashAndOnlyThrowProtocolError) {
 
 TEST(CodecHostile, EveryTruncationIsRejected) {
   MaskVote v{1, 2, 5000, randomSortedIndices(5000, 0.5, 10)};
+  MaskVote rice{1, 2, 5000, randomSortedIndices(5000, 0.1, 10)};
+  auto riceIndices = randomSortedIndices(5000, 0.1, 11);
+  auto riceUpdate =
+      makeUpdate(UpdateKind::kSparse, randomFloats(riceIndices.size(), 11), riceIndices);
   for (const Bytes& payload :
        {encodePayload(Message(makeUpdate(UpdateKind::kSparse, {1, 2, 3}, {4, 500, 70000}))),
-        encodePayload(Message(v)), encodePayload(Message(Goodbye{"bye"}))}) {
+        encodePayload(Message(v)), encodePayload(Message(rice)),
+        encodePayload(Message(riceUpdate)), encodePayload(Message(Goodbye{"bye"}))}) {
     for (size_t len = 0; len < payload.size(); ++len) {
       EXPECT_THROW(decodeAny({payload.data(), len}), ProtocolError) << len;
     }
@@ -469,21 +571,10 @@ TEST(CodecHostile, WrongValueLengthIsRejected) {
 }
 
 TEST(CodecHostile, BadEnumsUnknownKindsAndMissingBodiesAreRejected) {
-  // TensorUpdate data section: tensor u32 @0, merged u32 @4, seq u64 @8, step u64 @16,
-  // kind u16 @24, valueEncoding u16 @26, maskEpoch u32 @28.
-  auto in = makeUpdate(UpdateKind::kDense, {1.0f});
-  in.tensor = 0xA1A2A3A4u;
-  in.merged = 0xB1B2B3B4u;
-  const Bytes good = encodePayload(Message(in));
-  const uint8_t pattern[] = {0xA4, 0xA3, 0xA2, 0xA1, 0xB4, 0xB3, 0xB2, 0xB1};
-  size_t at = findUnique(good, pattern);
+  const auto [good, at] = encodeLocated(makeUpdate(UpdateKind::kDense, {1.0f}));
   ASSERT_EQ(std::get<TensorUpdate>(decodePayload(good)).kind, UpdateKind::kDense);
-  Bytes badKind = good;
-  badKind[at + 24] = 9;
-  expectProtocolError(badKind, {}, "unknown update kind 9");
-  Bytes badEncoding = good;
-  badEncoding[at + 26] = 5;
-  expectProtocolError(badEncoding, {}, "unknown value encoding 5");
+  expectPatchRejected(good, at + 24, 9, "unknown update kind 9");
+  expectPatchRejected(good, at + 26, 5, "unknown value encoding 5");
 
   // Envelope: word 0 segment table, word 1 root pointer, word 2 union tag, word 3 body pointer.
   Bytes heartbeat = encodePayload(Message(Heartbeat{1, 2, 3}));
@@ -539,6 +630,92 @@ TEST(CodecHostile, InconsistentIndexSetsAreRejected) {
   expectProtocolError(good, model, "universe 66051 but the tensor has 66050");
 }
 
+TEST(CodecHostile, BadGolombRiceIndexSetsAreRejected) {
+  constexpr uint32_t kUniverse = 48000;
+  MaskVote vote{0, 1, kUniverse, randomSortedIndices(kUniverse, 0.10, 23)};
+  const Bytes good = encodePayload(Message(vote));
+  uint32_t count = static_cast<uint32_t>(vote.indices.size());
+  uint8_t pattern[8];
+  std::memcpy(pattern, &kUniverse, 4);
+  std::memcpy(pattern + 4, &count, 4);
+  size_t at = findUnique(good, pattern);
+  ASSERT_EQ(good[at + 8], 2);  // golombRice
+  size_t blob = at + 16 + 8;   // data section, data pointer, then the blob
+  ASSERT_EQ(good[blob], bestRiceParameter(vote.indices));
+
+  Bytes badParameter = good;
+  badParameter[blob] = 32;
+  expectProtocolError(badParameter, {}, "golomb-rice: parameter b = 32 exceeds 31");
+
+  // The count decides where the gaps end (zero padding can read as one more gap of 0), so
+  // these are off by 8: the codes of 8 indices take at least 8 bits.
+  Bytes fewer = good;
+  uint32_t less = count - 8;
+  std::memcpy(fewer.data() + at + 4, &less, 4);
+  expectProtocolError(fewer, {}, "trailing bytes after");
+
+  Bytes more = good;
+  uint32_t extra = count + 8;
+  std::memcpy(more.data() + at + 4, &extra, 4);
+  expectProtocolError(more, {}, "golomb-rice:");
+
+  Bytes smaller = good;  // the last index no longer fits the universe
+  uint32_t universe = vote.indices.back();
+  std::memcpy(smaller.data() + at, &universe, 4);
+  expectProtocolError(smaller, {}, "universe");
+
+  Bytes asVarint = good;
+  asVarint[at + 8] = 0;
+  EXPECT_THROW(decodeAny(asVarint), ProtocolError);
+
+  Bytes asBitmap = good;
+  asBitmap[at + 8] = 1;
+  expectProtocolError(asBitmap, {}, "bitmap of");
+
+  // A bitmap read as Rice: the bytes do not hold `count` well-formed gaps.
+  MaskVote dense{0, 1, kUniverse, randomSortedIndices(kUniverse, 0.5, 24)};
+  Bytes bitmap = encodePayload(Message(dense));
+  uint32_t denseCount = static_cast<uint32_t>(dense.indices.size());
+  std::memcpy(pattern + 4, &denseCount, 4);
+  size_t denseAt = findUnique(bitmap, pattern);
+  ASSERT_EQ(bitmap[denseAt + 8], 1);
+  bitmap[denseAt + 8] = 2;
+  EXPECT_THROW(decodeAny(bitmap), ProtocolError);
+}
+
+TEST(CodecHostile, SparseIndexEncodingIsChecked) {
+  // TensorUpdate data section: as above, plus digest u64 @32 and indexEncoding u16 @40.
+  auto indices = randomSortedIndices(48000, 0.10, 25);
+  const auto [good, at] =
+      encodeLocated(makeUpdate(UpdateKind::kSparse, randomFloats(indices.size(), 25), indices));
+  ASSERT_EQ(good[at + 40], 2);  // golombRice
+  EXPECT_EQ(std::get<TensorUpdate>(decodePayload(good)).indices, indices);
+
+  expectPatchRejected(good, at + 40, 1, "bitmap index encoding");
+  expectPatchRejected(good, at + 40, 9, "unknown index encoding 9");
+  Bytes asVarint = good;
+  asVarint[at + 40] = 0;
+  EXPECT_THROW(decodeAny(asVarint), ProtocolError);
+
+  // The indices blob comes last: the Rice parameter byte opens the final words.
+  size_t blob = good.size() - 8 * ((riceEncodedSize(indices) + 7) / 8);
+  ASSERT_EQ(good[blob], bestRiceParameter(indices));
+  Bytes badParameter = good;
+  badParameter[blob] = 40;
+  expectProtocolError(badParameter, {}, "golomb-rice: parameter b = 40 exceeds 31");
+
+  // Older senders leave the field at its default: delta-varint.
+  auto varint = makeUpdate(UpdateKind::kSparse, {1.0f, 2.0f}, {4, 500});
+  const auto [old, oldAt] = encodeLocated(varint);
+  ASSERT_EQ(old[oldAt + 40], 0);
+  EXPECT_EQ(std::get<TensorUpdate>(decodePayload(old)).indices, varint.indices);
+
+  // Non-sparse updates carry no indices, but an unknown value is still rejected.
+  auto [denseBad, denseAt] = encodeLocated(makeUpdate(UpdateKind::kDense, {1.0f}));
+  denseBad[denseAt + 40] = 9;
+  expectProtocolError(denseBad, {}, "unknown index encoding 9");
+}
+
 TEST(CodecHostile, ModelAwareLimitsCheckTensorIdsEverywhere) {
   DecodeLimits model;
   model.tensorSizes = {6, 50};
@@ -575,6 +752,109 @@ TEST(DeltaVarint, RoundTripAndRejectsCountBombs) {
   EXPECT_THROW(decodeDeltaVarint(bytes, 4, uint64_t{1} << 32), ProtocolError);  // trailing
   EXPECT_THROW(decodeDeltaVarint(bytes, 1000000000, uint64_t{1} << 32), ProtocolError);
   EXPECT_THROW(decodeDeltaVarint(bytes, 5, 0xFFFFFFFFu), ProtocolError);
+}
+
+
+TEST(Codec, DigestKeyframeCarriesNoValues) {
+  auto in = makeUpdate(UpdateKind::kKeyframe, {});
+  in.digest = 0x0123456789ABCDEFull;
+  DecodeLimits model;
+  model.tensorSizes = {1, 1, 1, 4000};
+  auto out = roundTrip(in, model);
+  expectHeaderEq(in, out);
+  EXPECT_TRUE(out.values.empty());
+  EXPECT_LT(encodePayload(Message(in)).size(), 100u);  // instead of 16,000 bytes of values
+  // Without a digest an empty keyframe is just short.
+  in.digest = 0;
+  expectProtocolError(encodePayload(Message(in)), model, "0 values, the tensor has 4000");
+  // A full keyframe may carry a digest too (it is ignored beside the values).
+  auto full = makeUpdate(UpdateKind::kKeyframe, randomFloats(4000, 9));
+  full.digest = 7;
+  expectSameBits(roundTrip(full, model).values, full.values);
+}
+
+TEST(Codec, MaskDecisionAgainstVoteFlagRoundTrips) {
+  MaskDecision d{2, 9, 1000, {1, 5, 999}, true};
+  auto out = roundTrip(d);
+  EXPECT_TRUE(out.againstVote);
+  EXPECT_EQ(out.indices, d.indices);
+  d.againstVote = false;
+  EXPECT_FALSE(roundTrip(d).againstVote);
+}
+
+TEST(Codec, Int8ValuesRoundTripBitExactAtOneBytePerValue) {
+  const float scale = 0.125f;
+  std::vector<float> values;
+  for (int q = -127; q <= 127; ++q) values.push_back(static_cast<float>(q) * scale);
+  auto in = makeUpdate(UpdateKind::kMasked, values);
+  in.int8Scale = scale;
+  auto out = roundTrip(in);
+  expectHeaderEq(in, out);
+  EXPECT_EQ(out.int8Scale, scale);
+  expectSameBits(out.values, in.values);
+  auto f32 = in;
+  f32.int8Scale = 0.0f;
+  // 255 values: 4 bytes each as float32, 1 as int8 (word padding aside).
+  EXPECT_GE(encodePayload(Message(f32)).size() - encodePayload(Message(in)).size(), 3 * 255u - 8);
+  // A sender's broken invariants are internal errors, not wire garbage.
+  auto off = in;
+  off.values[3] += 0.01f;
+  EXPECT_THROW(encodePayload(Message(off)), InternalError);
+  auto both = in;
+  both.fp16 = true;
+  EXPECT_THROW(encodePayload(Message(both)), InternalError);
+  // The extreme scales the sender may use still round-trip bit for bit.
+  for (float edgeScale : {std::numeric_limits<float>::min(),
+                          std::numeric_limits<float>::max() / 128.0f}) {
+    auto edge = makeUpdate(UpdateKind::kDense,
+                           {127.0f * edgeScale, -edgeScale, 0.0f, 5.0f * edgeScale});
+    edge.int8Scale = edgeScale;
+    auto back = std::get<TensorUpdate>(decodePayload(encodePayload(Message(edge)), {}));
+    EXPECT_EQ(back.values, edge.values) << edgeScale;
+  }
+}
+
+TEST(CodecHostile, BadInt8ScalesAndBytesAreRejected) {
+  auto in = makeUpdate(UpdateKind::kDense, {0.5f, -0.5f, 0.0f});
+  in.int8Scale = 0.5f;
+  const auto [good, at] = encodeLocated(in);
+  float onWire;
+  std::memcpy(&onWire, good.data() + at + 44, 4);
+  ASSERT_EQ(onWire, 0.5f);
+  // Denormal scales were found by the fuzzer: 1 / scale overflows and q * scale loses bits, so
+  // the decoded values would not re-encode. FLT_MAX / 127 rounds up: 127 * it overflows.
+  for (float bad : {0.0f, -1.0f, std::numeric_limits<float>::quiet_NaN(),
+                    std::numeric_limits<float>::infinity(),
+                    std::numeric_limits<float>::denorm_min(), 2.2241e-41f,
+                    std::numeric_limits<float>::max() / 127.0f}) {
+    Bytes b = good;
+    std::memcpy(b.data() + at + 44, &bad, 4);
+    expectProtocolError(b, {}, "int8 values with scale");
+  }
+  in.int8Scale = 0.0f;
+  in.values = {1.0f};
+  auto [plain, p] = encodeLocated(in);
+  const float half = 0.5f;
+  std::memcpy(plain.data() + p + 44, &half, 4);
+  expectProtocolError(plain, {}, "a value scale without int8 values");
+  // q = -128 is outside the symmetric range the sender uses.
+  Bytes minus128 = good;
+  const size_t last = findUnique(minus128, std::vector<uint8_t>{0x01, 0xFF, 0x00});
+  minus128[last + 1] = 0x80;
+  expectProtocolError(minus128, {}, "int8 value -128 at position 1");
+}
+
+TEST(CodecHostile, DigestOnlyOnKeyframes) {
+  auto dense = makeUpdate(UpdateKind::kDense, {1.0f});
+  dense.digest = 5;
+  EXPECT_THROW(encodePayload(Message(dense)), InternalError);
+  // A keyframe whose kind is patched to dense on the wire (data section: kind u16 @24).
+  auto in = makeUpdate(UpdateKind::kKeyframe, {});
+  in.digest = 5;
+  auto [bad, at] = encodeLocated(in);
+  ASSERT_EQ(bad[at + 24], 3);  // keyframe
+  bad[at + 24] = 0;
+  expectProtocolError(bad, {}, "a digest on an update that is not a keyframe");
 }
 
 }  // namespace

@@ -36,7 +36,20 @@ int main(int argc, char** argv) {
   TensorUpdate half = dense;
   half.fp16 = true;
   half.kind = UpdateKind::kKeyframe;
+  TensorUpdate riceSparse = sparse;
+  riceSparse.values.assign(10, 0.25f);
+  riceSparse.indices = {0, 7, 15, 22, 30, 41, 50, 58, 66, 73};  // Golomb-Rice beats varint
+  TensorUpdate int8 = dense;
+  int8.kind = UpdateKind::kMasked;
+  int8.int8Scale = 0.25f;  // 0.5 is q = 2 on that grid
+  TensorUpdate digest = dense;
+  digest.kind = UpdateKind::kKeyframe;
+  digest.values.clear();
+  digest.digest = 0x1234;
+  MaskDecision againstVote{1, 3, 10, {4}, true};
   MaskVote varint{1, 3, 10, {2, 7}};
+  MaskVote rice{2, 5, 48000, {}};
+  for (uint32_t i = 0; i < 48000; i += 10) rice.indices.push_back(i);
   MaskDecision bitmap{3, 4, 65536, {}};
   for (uint32_t i = 0; i < 65536; i += 3) bitmap.indices.push_back(i);
   Hello hello;
@@ -46,7 +59,12 @@ int main(int argc, char** argv) {
       {"dense", encodePayload(Message(dense))},
       {"sparse", encodePayload(Message(sparse))},
       {"fp16", encodePayload(Message(half))},
+      {"sparse_rice", encodePayload(Message(riceSparse))},
+      {"int8", encodePayload(Message(int8))},
+      {"keyframe_digest", encodePayload(Message(digest))},
+      {"decision_against_vote", encodePayload(Message(againstVote))},
       {"vote", encodePayload(Message(varint))},
+      {"vote_rice", encodePayload(Message(rice))},
       {"decision", encodePayload(Message(bitmap))},
       {"heartbeat", encodePayload(Message(Heartbeat{1, 2, 3}))},
       {"goodbye", encodePayload(Message(Goodbye{"bye"}))},
