@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <limits>
 #include <numeric>
 
 #include "common/error.hpp"
@@ -84,6 +85,27 @@ float roundToHalf(float v) {
   }
   if (r > kMax) r = kMax;
   return std::signbit(v) ? -r : r;
+}
+
+float quantizeInt8(std::span<float> values) {
+  float maxAbs = 0.0f;
+  for (float v : values) maxAbs = std::max(maxAbs, std::fabs(v));
+  // The clamp keeps the scale valid for the wire (validInt8Scale): a normal float when every
+  // value is tiny (denormal inputs), and 127 * scale finite when a value is huge or infinite
+  // (a diverging run; those values saturate instead of turning into NaN).
+  const float scale =
+      maxAbs > 0.0f ? std::clamp(maxAbs / 127.0f, std::numeric_limits<float>::min(),
+                                 std::numeric_limits<float>::max() / 128.0f)
+                    : 1.0f;
+  // Round to nearest by adding and subtracting 1.5 * 2^23 (|v / scale| <= 127 here): no libm
+  // call per value. Any rounding would do; the grid value q * scale is what must match.
+  const float inv = 1.0f / scale;
+  constexpr float kRound = 12582912.0f;
+  for (float& v : values) {
+    const float q = std::clamp((v * inv + kRound) - kRound, -127.0f, 127.0f);
+    v = q * scale;  // exactly what the receiver computes: float(q) * scale
+  }
+  return scale;
 }
 
 void roundToHalf(std::span<float> values) {

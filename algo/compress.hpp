@@ -27,4 +27,10 @@ std::vector<uint32_t> decideMask(const std::vector<std::span<const uint32_t>>& v
 float roundToHalf(float v);
 void roundToHalf(std::span<float> values);
 
+// Puts every value on the grid q * scale, q = round(v / scale) in [-127, 127], scale =
+// max|v| / 127 (1 if all are 0), in place, and returns scale: what an int8 TensorUpdate carries
+// and decodes to bit for bit. The error (at most scale / 2 per value) stays in the sender's
+// residual. Values must be finite.
+float quantizeInt8(std::span<float> values);
+
 }  // namespace murmur::algo

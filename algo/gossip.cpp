@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <iterator>
 #include <limits>
 #include <type_traits>
 #include <variant>
@@ -32,7 +33,25 @@ bool strictlyIncreasingBelow(const std::vector<uint32_t>& idx, size_t n) {
 // be in flight when the next decision arrives.
 constexpr size_t kMasksKept = 3;
 
+// Both sorted and duplicate-free; so is the result.
+std::vector<uint32_t> symmetricDifference(const std::vector<uint32_t>& a,
+                                          const std::vector<uint32_t>& b) {
+  std::vector<uint32_t> out;
+  std::set_symmetric_difference(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out));
+  return out;
+}
+
 }  // namespace
+
+uint64_t tensorDigest(std::span<const float> values) {
+  uint64_t h = 14695981039346656037ull;
+  const auto* bytes = reinterpret_cast<const unsigned char*>(values.data());
+  for (size_t i = 0; i < values.size_bytes(); ++i) {
+    h ^= bytes[i];
+    h *= 1099511628211ull;
+  }
+  return h == 0 ? 1 : h;  // 0 means "no digest" on the wire
+}
 
 Gossip::Gossip(MethodConfig config, const nn::TensorLayout& layout, std::span<float> params,
                Transport& transport, MixingWeights weights, const Clock& clock, uint64_t firstStep)
@@ -71,12 +90,21 @@ Gossip::Gossip(MethodConfig config, const nn::TensorLayout& layout, std::span<fl
     p.requestNow.assign(nt, 0);
     p.lastRequestNs.assign(nt, now);
     p.owedKeyframe.assign(nt, 1);  // keyframes start every run
+    p.digestRefused.assign(nt, 0);
     p.masks.resize(nt);
+    p.lastVote.assign(nt, {0, {}});
     p.deltaStep.assign(nt, 0);
     peers_.push_back(std::move(p));
   }
   // Weight of a transport neighbour missing from `weights` is 0; the row already sums to 1.
   lastSent_.assign(params.begin(), params.end());
+  if (config_.digestKeyframes) {
+    initial_ = lastSent_;
+    initialDigest_.resize(nt);
+    for (uint32_t t = 0; t < nt; ++t) {
+      initialDigest_[t] = tensorDigest(tensorOf(std::span<const float>(initial_), t));
+    }
+  }
   seq_.assign(nt, 0);
   triggers_.reserve(nt);
   for (size_t t = 0; t < nt; ++t) triggers_.emplace_back(config_.eventgrad, firstStep);
@@ -142,6 +170,7 @@ void Gossip::handleEvent(const PeerEvent& event) {
     peer->round = 0;
     std::fill(peer->deltaStep.begin(), peer->deltaStep.end(), 0);
     for (auto& m : peer->masks) m.clear();
+    for (auto& v : peer->lastVote) v = {0, {}};
   }
 }
 
@@ -170,6 +199,8 @@ void Gossip::handleMessage(Envelope& env) {
             ++stats_.updatesRejected;
             return;
           }
+          // Epochs count from 0, so lastVote stores epoch + 1 (0: none).
+          peer->lastVote[m.tensor] = {m.epoch + 1, m.indices};
           if (haveMask_ && m.epoch <= maskEpoch_) return;  // already decided without it
           votes_[{m.epoch, m.tensor}][peer->id] = std::move(m.indices);
         } else if constexpr (std::is_same_v<T, MaskDecision>) {
@@ -178,6 +209,17 @@ void Gossip::handleMessage(Envelope& env) {
               !strictlyIncreasingBelow(m.indices, m.universe)) {
             ++stats_.updatesRejected;
             return;
+          }
+          if (m.againstVote) {
+            const auto& [voteEpoch, vote] = peer->lastVote[m.tensor];
+            if (voteEpoch != m.epoch + 1) {
+              // Its vote never reached us (lost, or we came up in between): the masked update
+              // that needs this decision is rejected and the keyframe it asks for brings the
+              // decision in full.
+              ++stats_.updatesRejected;
+              return;
+            }
+            m.indices = symmetricDifference(vote, m.indices);
           }
           auto& masks = peer->masks[m.tensor];
           masks[m.epoch] = std::move(m.indices);
@@ -188,10 +230,13 @@ void Gossip::handleMessage(Envelope& env) {
           peer->heard = true;
         } else if constexpr (std::is_same_v<T, KeyframeRequest>) {
           ++stats_.keyframeRequestsReceived;
+          // Asked for: it has no usable replica, so a digest would not do (it may not match).
           if (m.tensor == kAllTensors) {
             std::fill(peer->owedKeyframe.begin(), peer->owedKeyframe.end(), 1);
+            std::fill(peer->digestRefused.begin(), peer->digestRefused.end(), 1);
           } else if (m.tensor < layout_.tensors.size()) {
             peer->owedKeyframe[m.tensor] = 1;
+            peer->digestRefused[m.tensor] = 1;
           }
         } else {
           static_assert(std::is_same_v<T, Goodbye>);
@@ -221,6 +266,25 @@ void Gossip::handleUpdate(Peer& peer, TensorUpdate& u) {
   }
   const size_t n = layout_.tensors[t].numel;
 
+  if (u.kind == UpdateKind::kKeyframe && u.values.empty() && u.digest != 0) {
+    if (peer.valid[t] && u.seq < peer.lastSeq[t]) {
+      ++stats_.staleIgnored;
+      return;
+    }
+    if (initialDigest_.empty() || u.digest != initialDigest_[t]) {
+      ++stats_.digestMismatches;  // a different seed, model or checkpoint: ask for the tensor
+      invalidate(peer, t, true);
+      return;
+    }
+    const auto own = tensorOf(std::span<const float>(initial_), t);
+    auto rep = tensorOf(std::span<float>(peer.replica), t);
+    std::copy(own.begin(), own.end(), rep.begin());
+    peer.valid[t] = 1;
+    peer.requestNow[t] = 0;
+    peer.lastSeq[t] = u.seq;
+    ++stats_.updatesReceived;
+    return;
+  }
   if (u.kind == UpdateKind::kKeyframe) {
     if (u.values.size() != n || !allFinite(u.values)) {
       ++stats_.updatesRejected;
@@ -340,17 +404,23 @@ void Gossip::sendKeyframe(Peer& peer, uint32_t t) {
   u.merged = 1;
   u.step = currentStep_;
   u.kind = UpdateKind::kKeyframe;
-  auto xs = tensorOf(std::span<const float>(lastSent_), t);
-  u.values.assign(xs.begin(), xs.end());
-  stats_.valuesSent += u.values.size();
+  // seq 0: nothing was ever sent for t, so x~ is still this node's initial tensor.
+  if (config_.digestKeyframes && seq_[t] == 0 && !peer.digestRefused[t]) {
+    u.digest = initialDigest_[t];
+    ++stats_.digestKeyframesSent;
+  } else {
+    auto xs = tensorOf(std::span<const float>(lastSent_), t);
+    u.values.assign(xs.begin(), xs.end());
+    stats_.valuesSent += u.values.size();
+  }
   const NodeId to[1] = {peer.id};
   transport_.send(to, Message(std::move(u)));
-  if (haveMask_) {
+  if (haveMask_ && compressible(t)) {
     // A repaired edge may have missed this epoch's decision (lost, or forgotten by a peer that
     // went down): resend it so the masked updates that follow decode.
     transport_.send(to, Message(MaskDecision{t, maskEpoch_,
                                              static_cast<uint32_t>(layout_.tensors[t].numel),
-                                             ownMask_[t]}));
+                                             ownMask_[t], false}));
   }
   peer.owedKeyframe[t] = 0;
   ++stats_.keyframesSent;
@@ -368,7 +438,12 @@ size_t Gossip::votedShare(uint32_t t) const {
   return topKCount(config_.topKFraction, layout_.tensors[t].numel) - ownShare(t);
 }
 
+bool Gossip::compressible(uint32_t t) const {
+  return layout_.tensors[t].numel >= config_.denseBelow;
+}
+
 void Gossip::sendUpdate(uint32_t t, uint64_t k, Compression compression, bool fp16) {
+  if (!compressible(t)) compression = Compression::kDense;
   if (compression == Compression::kVotedMask) {
     // Values on the agreed mask, then the node's own largest remaining residuals with indices.
     if (!ownMask_[t].empty()) sendOne(t, k, Compression::kVotedMask, fp16);
@@ -394,6 +469,7 @@ void Gossip::sendOne(uint32_t t, uint64_t k, Compression compression, bool fp16,
       u.values.assign(n, 0.0f);
       for (size_t i = 0; i < n; ++i) u.values[i] = x[i] - xs[i];
       if (fp16) roundToHalf(u.values);
+      if (config_.int8) u.int8Scale = quantizeInt8(u.values);
       // x~ follows the receiver's arithmetic exactly (x^ += d), so replica == x~ bit for bit.
       for (size_t i = 0; i < n; ++i) xs[i] += u.values[i];
       break;
@@ -410,6 +486,7 @@ void Gossip::sendOne(uint32_t t, uint64_t k, Compression compression, bool fp16,
       u.values.assign(idx.size(), 0.0f);
       for (size_t i = 0; i < idx.size(); ++i) u.values[i] = x[idx[i]] - xs[idx[i]];
       if (fp16) roundToHalf(u.values);
+      if (config_.int8) u.int8Scale = quantizeInt8(u.values);
       for (size_t i = 0; i < idx.size(); ++i) xs[idx[i]] += u.values[i];
       break;
     }
@@ -437,6 +514,7 @@ void Gossip::runMaskEpoch(uint32_t epoch) {
   {
     const auto to = livePeers();
     for (uint32_t t = 0; t < nt; ++t) {
+      if (!compressible(t)) continue;
       const size_t n = layout_.tensors[t].numel;
       own[t] = topKIndices(tensorOf(std::span<const float>(params_), t),
                            tensorOf(std::span<const float>(lastSent_), t),
@@ -449,6 +527,7 @@ void Gossip::runMaskEpoch(uint32_t epoch) {
   auto complete = [&] {
     for (NodeId id : livePeers()) {
       for (uint32_t t = 0; t < nt; ++t) {
+        if (!compressible(t)) continue;
         auto it = votes_.find({epoch, t});
         if (it == votes_.end() || !it->second.contains(id)) return false;
       }
@@ -458,6 +537,7 @@ void Gossip::runMaskEpoch(uint32_t epoch) {
   if (!drainUntil(complete, config_.voteDeadline)) ++stats_.voteTimeouts;
   const auto to = livePeers();
   for (uint32_t t = 0; t < nt; ++t) {
+    if (!compressible(t)) continue;
     std::vector<std::span<const uint32_t>> ballots{own[t]};
     auto it = votes_.find({epoch, t});
     if (it != votes_.end()) {
@@ -467,8 +547,16 @@ void Gossip::runMaskEpoch(uint32_t epoch) {
     ownMask_[t] = decideMask(ballots, tensorOf(std::span<const float>(params_), t),
                              tensorOf(std::span<const float>(lastSent_), t), votedShare(t));
     if (!to.empty()) {
-      transport_.send(to,
-                      Message(MaskDecision{t, epoch, static_cast<uint32_t>(n), ownMask_[t]}));
+      // The neighbours that were up for the vote hold own[t]: the difference is usually much
+      // smaller than the mask (most of it is the node's own top-K).
+      MaskDecision d{t, epoch, static_cast<uint32_t>(n), ownMask_[t], false};
+      auto diff = symmetricDifference(own[t], ownMask_[t]);
+      if (diff.size() < d.indices.size()) {
+        d.indices = std::move(diff);
+        d.againstVote = true;
+        ++stats_.decisionsAgainstVote;
+      }
+      transport_.send(to, Message(std::move(d)));
     }
   }
   haveMask_ = true;
@@ -480,7 +568,7 @@ void Gossip::runMaskEpoch(uint32_t epoch) {
 // ---------------------------------------------------------------------------------------------
 // Mixing and the step hooks
 
-void Gossip::mix() {
+void Gossip::mix(double gamma) {
   const auto nt = static_cast<uint32_t>(layout_.tensors.size());
   std::vector<uint8_t> up(peers_.size());
   for (size_t j = 0; j < peers_.size(); ++j) up[j] = transport_.isUp(peers_[j].id) ? 1 : 0;
@@ -513,7 +601,7 @@ void Gossip::mix() {
     mixScratch_.resize(x.size());
     Eigen::Map<Eigen::VectorXf> rv(mixScratch_.data(), n);
     rv = xv - sv;
-    const float g = static_cast<float>(config_.publicMixStep);
+    const auto g = static_cast<float>(gamma);
     mixInto(x, self, terms);
     // Now x = mixed + (1 - self) r = x~ + r + sum_j W_ij (x^_j - x~); keep gamma of the step.
     xv += static_cast<float>(1.0 - self) * rv;
@@ -694,11 +782,35 @@ bool Gossip::awaitNeighbours(std::chrono::milliseconds deadline) {
 
 void Gossip::finish() {
   drain(std::chrono::milliseconds(0));
+  if (config_.finalDense && stats_.steps > 0) {
+    finalDenseExchange();
+    return;
+  }
   if (config_.mixing == MixCadence::kAtRound && currentStep_ + 1 > lastRoundEnd_ &&
       stats_.steps > 0) {
     closeFinalRound();
   }
   sendHeartbeat(currentStep_);
+}
+
+void Gossip::finalDenseExchange() {
+  // Stamped one step past the last: every node runs the same steps, so "a neighbour at step
+  // k + 1" means "its final deltas are in" (FIFO: they precede its marker heartbeat). It also
+  // closes an unfinished round, so no separate closeFinalRound.
+  const uint64_t marker = currentStep_ + 1;
+  const auto nt = static_cast<uint32_t>(layout_.tensors.size());
+  for (uint32_t t = 0; t < nt; ++t) sendOne(t, marker, Compression::kDense, config_.fp16);
+  sendHeartbeat(marker);
+  auto complete = [&] {
+    for (const auto& p : peers_) {
+      if (transport_.isUp(p.id) && (!p.heard || p.lastStep < marker)) return false;
+    }
+    return true;
+  };
+  if (!drainUntil(complete, config_.roundDeadline)) ++stats_.finalExchangeTimeouts;
+  // Replicas now hold the neighbours' x (to fp16 rounding) and x~ == x here: gamma 1 is one
+  // exact averaging step, where the training-time gamma < 1 would leave most of the gap.
+  mix(1.0);
 }
 
 void Gossip::closeFinalRound() {

@@ -36,7 +36,9 @@ struct GossipStats {
   uint64_t updateFramesSent = 0;         // tensor-update frames, one per recipient (keyframes too)
   uint64_t valuesSent = 0;               // floats in those frames, per recipient
   uint64_t indicesSent = 0;              // top-K indices in those frames, per recipient
-  uint64_t keyframesSent = 0;            // keyframe frames, per recipient
+  uint64_t keyframesSent = 0;            // keyframe frames, per recipient (digests too)
+  uint64_t digestKeyframesSent = 0;      // ... of which digests (no values)
+  uint64_t digestMismatches = 0;         // digest keyframes received that did not match ours
   uint64_t keyframeRequestsSent = 0;
   uint64_t keyframeRequestsReceived = 0;
   uint64_t updatesReceived = 0;          // tensor updates applied to a replica
@@ -44,6 +46,7 @@ struct GossipStats {
   uint64_t gapsDetected = 0;             // sequence gaps (each triggers a keyframe request)
   uint64_t staleIgnored = 0;             // duplicates, or deltas while awaiting a keyframe
   uint64_t maskEpochs = 0;
+  uint64_t decisionsAgainstVote = 0;     // decisions sent as the difference from the own vote
   uint64_t maskFlushes = 0;              // dense residual flushes (maskFlushEvery), per tensor
   uint64_t voteTimeouts = 0;             // mask epochs decided without every live neighbour
   uint64_t rounds = 0;                   // round exchanges (periodic / AET-SGD)
@@ -52,10 +55,15 @@ struct GossipStats {
   uint64_t lagWaits = 0;                 // steps where maxStepLag made the node wait
   uint64_t lagWaitTimeouts = 0;          // ... and gave up at the deadline
   uint64_t mixes = 0;
+  uint64_t finalExchangeTimeouts = 0;    // finalDense: neighbours' final deltas not all in time
   uint32_t round = 0;                    // last completed round
   double meanStaleness = 0.0;            // steps between now and the newest step heard, over
   uint64_t maxStaleness = 0;             // live neighbours that were heard from
 };
+
+// A 64-bit hash (FNV-1a) of a tensor's bytes, never 0: what a digest keyframe carries. Equal
+// tensors, bit for bit, hash equal; not a MAC (frames have their own, net/auth.hpp).
+uint64_t tensorDigest(std::span<const float> values);
 
 class Gossip {
  public:
@@ -78,7 +86,9 @@ class Gossip {
   // config.roundDeadline for its live neighbours' final deltas and mixes once more. Every-step
   // methods send nothing more: a neighbour's replica equals this node's x~, not x (what the
   // trigger held back stays unsent; with no mix after it, sending it would change nothing). Then
-  // a last heartbeat. Does not close the transport.
+  // a last heartbeat. Does not close the transport. With config.finalDense, any method instead
+  // sends every tensor's whole residual densely, waits up to config.roundDeadline for its live
+  // neighbours' and mixes once with the full step.
   void finish();
 
   // Waits (draining the transport) until this node is at most config.maxRoundLead rounds ahead
@@ -125,7 +135,11 @@ class Gossip {
     std::vector<uint8_t> requestNow;        // per tensor: ask for a keyframe at once
     std::vector<int64_t> lastRequestNs;     // per tensor
     std::vector<uint8_t> owedKeyframe;      // per tensor: this peer needs our keyframe
+    std::vector<uint8_t> digestRefused;     // per tensor: it asked for one; send it in full
     std::vector<std::map<uint32_t, std::vector<uint32_t>>> masks;  // per tensor: epoch -> M_j
+    // Per tensor: its newest vote (epoch, V_j), kept until its decision, which may come as the
+    // difference from it (MaskDecision::againstVote).
+    std::vector<std::pair<uint32_t, std::vector<uint32_t>>> lastVote;
     std::vector<uint64_t> deltaStep;        // per tensor: step of the newest delta (+1; 0: none)
     uint64_t lastStep = 0;
     bool heard = false;
@@ -157,9 +171,16 @@ class Gossip {
   size_t ownShare(uint32_t t) const;
   size_t votedShare(uint32_t t) const;
   void sendKeyframe(Peer& peer, uint32_t t);
+  // Whether tensor t is big enough for its method's compression (config.denseBelow).
+  bool compressible(uint32_t t) const;
   void sendHeartbeat(uint64_t k);
-  void mix();
+  // gamma: the public-copy consensus step (config.publicMixStep unless overridden).
+  void mix(double gamma);
+  void mix() { mix(config_.publicMixStep); }
   void closeFinalRound();
+  // config.finalDense: every tensor's whole residual densely, a marker heartbeat, a bounded
+  // wait for the neighbours' markers, then one full mixing step (gamma 1).
+  void finalDenseExchange();
   // maxStepLag: waits (bounded) until every live neighbour is known to be at step >= k - lag.
   void awaitStepLag(uint64_t k);
   // Rounds completed by a node that has finished step k (round-based triggers; else 0).
@@ -173,6 +194,10 @@ class Gossip {
   double selfWeight_ = 1.0;
   std::vector<Peer> peers_;
   std::vector<float> lastSent_;  // x~
+  // The parameters this Gossip started from, and each tensor's tensorDigest of them: what a
+  // neighbour's digest keyframe is checked against (config.digestKeyframes; else empty).
+  std::vector<float> initial_;
+  std::vector<uint64_t> initialDigest_;
   std::vector<uint64_t> seq_;    // per tensor, last seq sent
   std::vector<EventTrigger> triggers_;
   AetSchedule aet_;

@@ -90,6 +90,24 @@ struct MethodConfig {
   // 0.5 on lenet5 (docs/ALGORITHMS.md); 0.05-0.2 all trained well there.
   double publicMixStep = 0.1;
   bool fp16 = false;          // values travel as binary16; the sender rounds, so x~ stays exact
+  // Values travel as int8 with one float scale per frame (max |v| / 127); the sender quantises,
+  // so x~ stays exact and the rounding error waits in the residual. Exclusive with fp16;
+  // keyframes stay float32.
+  bool int8 = false;
+  // Tensors of fewer elements than this go dense whatever `compression` says (no votes, no
+  // decision, no indices; fp16 still applies). A bias of 10 floats costs ~40 bytes dense but
+  // three frames (vote, decision, values) of ~100 bytes of headers each when masked. 0: none.
+  size_t denseBelow = 0;
+  // At finish(): every tensor's whole residual goes out densely (fp16 if set), and after the
+  // neighbours' arrive (bounded by roundDeadline) one mixing step with the full weights. Costs
+  // one dense model per edge (half in fp16) and shrinks the gap between the nodes' models that
+  // compression leaves, at the one point where each node's own model is what gets used.
+  bool finalDense = false;
+  // Start-up keyframes as digests: while a tensor's x~ is still the node's initial value, its
+  // keyframe carries only a 64-bit hash; a neighbour whose own initial tensor hashes the same
+  // (same seed, same model) uses its own copy, any other asks for the full keyframe. Saves one
+  // dense model per edge at the start of every run; costs one model-sized copy per node.
+  bool digestKeyframes = true;
 
   // Rounds (kPeriodic / kAetRounds): a node may be at most this many rounds ahead of its slowest
   // live neighbour before it waits (0: lock-step local SGD / RI-SGD; 5: AET-SGD's d).

@@ -95,6 +95,12 @@ const std::map<std::string, Setter>& setters() {
       {"public_mix_step",
        [](auto& c, const auto& k, const auto& v) { c.publicMixStep = toDouble(k, v); }},
       {"fp16", [](auto& c, const auto& k, const auto& v) { c.fp16 = toBool(k, v); }},
+      {"dense_below",
+       [](auto& c, const auto& k, const auto& v) { c.denseBelow = static_cast<size_t>(toU64(k, v)); }},
+      {"int8", [](auto& c, const auto& k, const auto& v) { c.int8 = toBool(k, v); }},
+      {"final_dense", [](auto& c, const auto& k, const auto& v) { c.finalDense = toBool(k, v); }},
+      {"digest_keyframes",
+       [](auto& c, const auto& k, const auto& v) { c.digestKeyframes = toBool(k, v); }},
       {"max_round_lead",
        [](auto& c, const auto& k, const auto& v) {
          c.maxRoundLead = static_cast<uint32_t>(toU64(k, v));

@@ -1,7 +1,9 @@
 #include "algo/compress.hpp"
+#include "common/messages.hpp"
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <random>
 
@@ -74,6 +76,41 @@ TEST(MajorityVote, TiesByOwnChangeThenLowerIndex) {
   EXPECT_EQ(decideMask({v}, y, ys, 2), (std::vector<uint32_t>{0, 2}));
   // The decision does not depend on the order the ballots arrive in.
   EXPECT_EQ(decideMask({c, b, a}, x, xs, 3), decideMask({a, b, c}, x, xs, 3));
+}
+
+TEST(Int8, QuantisesOntoTheGridOfMaxOver127) {
+  std::vector<float> v = {0.5f, -1.27f, 0.0f, 0.004f, 1.0f, -0.006f};
+  const std::vector<float> before = v;
+  const float scale = quantizeInt8(v);
+  EXPECT_FLOAT_EQ(scale, 1.27f / 127.0f);
+  for (size_t i = 0; i < v.size(); ++i) {
+    const float q = v[i] / scale;
+    EXPECT_EQ(q, std::nearbyint(q)) << i;  // on the grid
+    EXPECT_LE(std::fabs(q), 127.0f);
+    EXPECT_EQ(static_cast<float>(std::nearbyint(q)) * scale, v[i]);  // what a receiver computes
+    EXPECT_LE(std::fabs(v[i] - before[i]), 0.5f * scale * 1.0001f) << i;
+  }
+  EXPECT_EQ(v[2], 0.0f);
+  EXPECT_EQ(v[3], 0.0f);  // below half a step: it waits in the residual
+  // Idempotent: values on the grid stay put (the scale is the same).
+  const std::vector<float> once = v;
+  EXPECT_EQ(quantizeInt8(v), scale);
+  EXPECT_EQ(v, once);
+  // All zero: scale 1, nothing moves. Tiny values: the scale stays a normal float.
+  std::vector<float> zeros(4, 0.0f);
+  EXPECT_EQ(quantizeInt8(zeros), 1.0f);
+  EXPECT_EQ(zeros, std::vector<float>(4, 0.0f));
+  std::vector<float> tiny = {std::numeric_limits<float>::denorm_min(), 0.0f};
+  const float ts = quantizeInt8(tiny);
+  EXPECT_GE(ts, std::numeric_limits<float>::min());
+  EXPECT_TRUE(validInt8Scale(ts));
+  EXPECT_TRUE(std::isfinite(tiny[0]));
+  // Huge and infinite values: the scale stays encodable and every value finite.
+  const float big = std::numeric_limits<float>::max();
+  std::vector<float> huge = {big, -big, 1.0f, std::numeric_limits<float>::infinity()};
+  const float hs = quantizeInt8(huge);
+  EXPECT_TRUE(validInt8Scale(hs)) << hs;
+  for (float x : huge) EXPECT_TRUE(std::isfinite(x)) << x;
 }
 
 TEST(Half, RoundsToNearestEvenAndStaysFinite) {

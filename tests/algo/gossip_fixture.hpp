@@ -54,8 +54,10 @@ inline MixingWeights selfOnly(const std::vector<std::vector<NodeId>>& adj, NodeI
 struct Cluster {
   Cluster(std::vector<std::vector<NodeId>> adj, const std::vector<size_t>& sizes,
           const MethodConfig& method, const Clock& clock, ManualClock* manual = nullptr,
-          bool mix = true, uint32_t seed = 1)
+          bool mix = true, uint32_t seed = 1, bool sharedInit = false)
       : adjacency(adj), layout(makeLayout(sizes)), net(adj, manual) {
+    // Distinct starting points by default (mixing has something to do); sharedInit starts every
+    // node from the same one, as `murmur run` does (one seed), so digest keyframes match.
     const size_t n = adj.size();
     std::mt19937 rng(seed);
     std::normal_distribution<float> g;
@@ -63,6 +65,7 @@ struct Cluster {
     for (auto& v : x) {
       v.resize(layout.total);
       for (auto& f : v) f = g(rng);
+      if (sharedInit) v = x.front();
     }
     for (NodeId i = 0; i < n; ++i) {
       transports.push_back(net.endpoint(i));

@@ -1,5 +1,6 @@
 #include "algo/gossip.hpp"
 
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -117,6 +118,9 @@ struct StreamLog {
 
 void expectErrorFeedback(MethodConfig method) {
   ManualClock clock;
+  // The nodes start apart, so a start-up digest would be refused and the replica would arrive a
+  // step later; this test follows the stream from its first full keyframe.
+  method.digestKeyframes = false;
   const auto adj = FakeNetwork::ring(2);
   Cluster c(adj, kSizes, method, clock, &clock, /*mix=*/false);
   const auto& layout = c.layout;
@@ -148,6 +152,10 @@ void expectErrorFeedback(MethodConfig method) {
             EXPECT_EQ(roundToHalf(v), v);
           }
         }
+      }
+      if (method.int8 && u->kind != UpdateKind::kKeyframe) {
+        EXPECT_GT(u->int8Scale, 0.0f);  // every value on that frame's grid
+        for (float v : u->values) EXPECT_EQ(std::nearbyint(v / u->int8Scale) * u->int8Scale, v);
       }
     }
     return false;
@@ -187,6 +195,20 @@ TEST(Gossip, ErrorFeedbackConservesTheChangeDenseFp16) {
   expectErrorFeedback(m);
 }
 
+TEST(Gossip, ErrorFeedbackConservesTheChangeDenseInt8) {
+  MethodConfig m = parseMethod("dpsgd");
+  m.int8 = true;
+  expectErrorFeedback(m);
+}
+
+TEST(Gossip, ErrorFeedbackConservesTheChangeVotedMaskInt8) {
+  MethodConfig m = parseMethod("eventgrad-vote");
+  m.int8 = true;
+  m.topKFraction = 0.3;
+  m.maskEvery = 5;
+  expectErrorFeedback(m);
+}
+
 TEST(Gossip, ErrorFeedbackConservesTheChangeTopK) {
   MethodConfig m = parseMethod("eventgrad-topk");
   m.topKFraction = 0.2;
@@ -221,6 +243,11 @@ TEST(Gossip, MajorityVoteBothEndsAgreeOnMasks) {
   const auto adj = FakeNetwork::ring(3);
   Cluster c(adj, kSizes, m, SteadyClock::instance());
   std::vector<std::map<uint32_t, std::vector<std::vector<uint32_t>>>> own(3);  // epoch -> masks
+  std::atomic<int> diffs{0}, full{0};
+  c.net.setHook([&](NodeId, NodeId, Message& msg) {
+    if (auto* d = std::get_if<MaskDecision>(&msg)) ++(d->againstVote ? diffs : full);
+    return false;
+  });
   const uint64_t steps = 17;
   std::vector<std::thread> threads;
   for (size_t i = 0; i < 3; ++i) {
@@ -258,6 +285,11 @@ TEST(Gossip, MajorityVoteBothEndsAgreeOnMasks) {
     }
     EXPECT_EQ(c.gossips[i]->stats().updatesRejected, 0u);
   }
+  // Decisions went both ways, so the masks above were decoded from differences too.
+  EXPECT_GT(diffs.load(), 0);
+  uint64_t counted = 0;
+  for (auto& g : c.gossips) counted += g->stats().decisionsAgainstVote;
+  EXPECT_EQ(counted * 2, static_cast<uint64_t>(diffs.load()));  // one frame per neighbour
 }
 
 // Node 0 of a 3-ring changes coordinate 10 once, by more than anything else it does; every node
@@ -364,9 +396,17 @@ TEST(Gossip, SilentNeighboursVoteIsNotWaitedForForever) {
   EXPECT_EQ(c.gossips[0]->stats().voteTimeouts, 1u);
 }
 
+// Full start-up keyframes (nodes start apart) in the repair tests, so the counts below are the
+// start plus the repairs; the digest path has its own tests.
+MethodConfig dpsgdFullKeyframes() {
+  MethodConfig m = parseMethod("dpsgd");
+  m.digestKeyframes = false;
+  return m;
+}
+
 TEST(Gossip, KeyframeRepairsAnInjectedGap) {
   ManualClock clock;
-  Cluster c(FakeNetwork::ring(2), kSizes, parseMethod("dpsgd"), clock, &clock, false);
+  Cluster c(FakeNetwork::ring(2), kSizes, dpsgdFullKeyframes(), clock, &clock, false);
   int dropped = 0;
   c.net.setHook([&](NodeId from, NodeId, Message& m) {
     auto* u = std::get_if<TensorUpdate>(&m);
@@ -392,7 +432,7 @@ TEST(Gossip, KeyframeRepairsAnInjectedGap) {
 
 TEST(Gossip, RejectedUpdateIsRepairedByKeyframe) {
   ManualClock clock;
-  Cluster c(FakeNetwork::ring(2), kSizes, parseMethod("dpsgd"), clock, &clock, false);
+  Cluster c(FakeNetwork::ring(2), kSizes, dpsgdFullKeyframes(), clock, &clock, false);
   c.net.setHook([&](NodeId from, NodeId, Message& m) {
     auto* u = std::get_if<TensorUpdate>(&m);
     if (from == 0 && u && u->tensor == 0 && u->seq == 4 && u->kind == UpdateKind::kDense) {
@@ -438,6 +478,41 @@ TEST(Gossip, LostMaskDecisionIsRepairedWithTheKeyframe) {
   EXPECT_TRUE(bitwiseEqual(c.gossips[1]->replica(0), c.gossips[0]->lastSent()));
 }
 
+TEST(Gossip, DecisionAgainstALostVoteIsRepairedWithTheKeyframe) {
+  ManualClock clock;
+  MethodConfig m = parseMethod("eventgrad-vote");
+  m.maskEvery = 4;
+  m.topKFraction = 0.5;
+  m.maskOwnFraction = 0.0;  // decision and vote the same size: differences are common
+  m.eventgrad.warmup = 1000;
+  Cluster c(FakeNetwork::ring(2), kSizes, m, clock, &clock, false, 1, /*sharedInit=*/true);
+  int dropped = 0, undecodable = 0;
+  uint32_t droppedTensor = 0;
+  c.net.setHook([&](NodeId from, NodeId, Message& msg) {
+    if (auto* v = std::get_if<MaskVote>(&msg); v && from == 0 && v->epoch >= 1 && dropped == 0) {
+      dropped = 1;
+      droppedTensor = v->tensor;
+      return true;
+    }
+    if (auto* d = std::get_if<MaskDecision>(&msg);
+        d && from == 0 && dropped == 1 && d->tensor == droppedTensor && d->epoch >= 1) {
+      undecodable += d->againstVote ? 1 : 0;
+      dropped = 2;
+    }
+    return false;
+  });
+  runLockStep(c, 12);
+  c.gossips[1]->beforeUpdate(12);
+  EXPECT_EQ(dropped, 2);
+  // With these seeds the decision after the lost vote is a difference from it (deterministic
+  // in lock-step): it and the first masked update on it are rejected, and the keyframe that
+  // update asks for brings the decision in full.
+  ASSERT_EQ(undecodable, 1);
+  EXPECT_EQ(c.gossips[1]->stats().updatesRejected, 2u);
+  for (uint32_t t = 0; t < kSizes.size(); ++t) EXPECT_TRUE(c.gossips[1]->replicaValid(0, t));
+  EXPECT_TRUE(bitwiseEqual(c.gossips[1]->replica(0), c.gossips[0]->lastSent()));
+}
+
 TEST(Gossip, DownNeighbourGivesItsWeightToSelfAndReconnectSendsKeyframes) {
   ManualClock clock;
   const auto adj = FakeNetwork::ring(3);
@@ -463,6 +538,129 @@ TEST(Gossip, DownNeighbourGivesItsWeightToSelfAndReconnectSendsKeyframes) {
           << i << " <- " << j;
     }
   }
+}
+
+TEST(Gossip, DigestKeyframesFromASharedSeedChangeNothingButTheBytes) {
+  const auto adj = FakeNetwork::ring(4);
+  MethodConfig on = parseMethod("dpsgd");
+  MethodConfig off = on;
+  off.digestKeyframes = false;
+  Cluster a(adj, kSizes, on, SteadyClock::instance(), nullptr, true, 3, /*sharedInit=*/true);
+  Cluster b(adj, kSizes, off, SteadyClock::instance(), nullptr, true, 3, /*sharedInit=*/true);
+  for (auto* c : {&a, &b}) {
+    for (auto& g : c->gossips) g->poll(std::chrono::milliseconds(0));  // start-up keyframes
+  }
+  runLockStep(a, 20);
+  runLockStep(b, 20);
+  for (auto& g : a.gossips) g->poll(std::chrono::milliseconds(0));  // the last step's deltas
+  size_t total = 0;
+  for (size_t s : kSizes) total += s;
+  for (size_t i = 0; i < 4; ++i) {
+    EXPECT_TRUE(bitwiseEqual(a.x[i], b.x[i])) << "node " << i;
+    const auto sa = a.gossips[i]->stats();
+    const auto sb = b.gossips[i]->stats();
+    EXPECT_EQ(sa.digestKeyframesSent, 2 * kSizes.size());  // one per tensor per neighbour
+    EXPECT_EQ(sb.digestKeyframesSent, 0u);
+    EXPECT_EQ(sa.keyframesSent, sb.keyframesSent);
+    EXPECT_EQ(sa.digestMismatches, 0u);
+    EXPECT_EQ(sa.keyframeRequestsSent, 0u);
+    EXPECT_EQ(sb.valuesSent - sa.valuesSent, 2 * total);  // the start-up model, per neighbour
+    for (NodeId j : adj[i]) {
+      EXPECT_TRUE(bitwiseEqual(a.gossips[i]->replica(j), a.gossips[j]->lastSent()));
+    }
+  }
+}
+
+TEST(Gossip, RefusedDigestIsFollowedByTheFullKeyframe) {
+  ManualClock clock;
+  Cluster c(FakeNetwork::ring(2), kSizes, parseMethod("dpsgd"), clock, &clock, false);
+  std::vector<int> kinds(3, 0);  // digest keyframes, full keyframes, requests seen 0 <-> 1
+  c.net.setHook([&](NodeId, NodeId, Message& m) {
+    if (auto* u = std::get_if<TensorUpdate>(&m); u && u->kind == UpdateKind::kKeyframe) {
+      ++kinds[u->values.empty() ? 0 : 1];
+      EXPECT_EQ(u->values.empty(), u->digest != 0);
+    }
+    if (std::holds_alternative<KeyframeRequest>(m)) ++kinds[2];
+    return false;
+  });
+  for (int pass = 0; pass < 3; ++pass) {
+    for (auto& g : c.gossips) g->poll(std::chrono::milliseconds(0));
+  }
+  const auto nt = static_cast<int>(kSizes.size());
+  EXPECT_EQ(kinds[0], 2 * nt);  // both start from a digest ...
+  EXPECT_GE(kinds[2], 2);       // ... both refuse the other's (different starting points) ...
+  EXPECT_EQ(kinds[1], 2 * nt);  // ... and both then send every tensor in full
+  for (NodeId i = 0; i < 2; ++i) {
+    const auto s = c.gossips[i]->stats();
+    EXPECT_EQ(s.digestMismatches, kSizes.size());
+    for (uint32_t t = 0; t < kSizes.size(); ++t) EXPECT_TRUE(c.gossips[i]->replicaValid(1 - i, t));
+    EXPECT_TRUE(bitwiseEqual(c.gossips[i]->replica(1 - i), c.x[1 - i]));
+  }
+}
+
+TEST(Gossip, KeyframeAfterTheFirstSendIsAlwaysFull) {
+  // A digest stands for the initial tensor only: once x~ has moved, a (re)connect gets values.
+  ManualClock clock;
+  Cluster c(FakeNetwork::ring(3), kSizes, parseMethod("dpsgd"), clock, &clock, true, 1, true);
+  runLockStep(c, 3);
+  c.net.setAlive(1, false);
+  c.gossips[0]->beforeUpdate(3);
+  c.net.setAlive(1, true);
+  const auto before = c.gossips[0]->stats();
+  int digests = 0;
+  c.net.setHook([&](NodeId from, NodeId, Message& m) {
+    auto* u = std::get_if<TensorUpdate>(&m);
+    if (from == 0 && u && u->kind == UpdateKind::kKeyframe && u->digest != 0) ++digests;
+    return false;
+  });
+  runLockStep(c, 2, 8);
+  c.gossips[1]->poll(std::chrono::milliseconds(0));
+  EXPECT_EQ(digests, 0);
+  EXPECT_GT(c.gossips[0]->stats().keyframesSent, before.keyframesSent);
+  EXPECT_EQ(c.gossips[0]->stats().digestKeyframesSent, before.digestKeyframesSent);
+  EXPECT_TRUE(bitwiseEqual(c.gossips[1]->replica(0), c.gossips[0]->lastSent()));
+}
+
+TEST(Gossip, TensorsBelowDenseBelowGoDenseWithoutVotes) {
+  ManualClock clock;
+  MethodConfig m = parseMethod("eventgrad-vote");
+  m.eventgrad.warmup = 1000;  // every step sends
+  m.maskEvery = 2;
+  m.topKFraction = 0.3;
+  m.denseBelow = 8;  // kSizes {6, 10, 3}: tensors 0 and 2 go dense, tensor 1 is masked
+  m.maskFlushEvery = 0;  // no dense flushes: every dense frame below is dense_below's
+  // One starting point: digest keyframes match, so no keyframe resends a decision.
+  Cluster c(FakeNetwork::ring(2), kSizes, m, clock, &clock, false, 1, /*sharedInit=*/true);
+  std::map<uint32_t, std::map<std::string, int>> seen;  // tensor -> what node 0 sent
+  c.net.setHook([&](NodeId from, NodeId, Message& msg) {
+    if (from != 0) return false;
+    if (auto* v = std::get_if<MaskVote>(&msg)) ++seen[v->tensor]["vote"];
+    if (auto* d = std::get_if<MaskDecision>(&msg)) ++seen[d->tensor]["decision"];
+    if (auto* u = std::get_if<TensorUpdate>(&msg)) {
+      if (u->kind == UpdateKind::kDense) ++seen[u->tensor]["dense"];
+      if (u->kind == UpdateKind::kMasked) ++seen[u->tensor]["masked"];
+      if (u->kind == UpdateKind::kSparse) ++seen[u->tensor]["sparse"];
+    }
+    return false;
+  });
+  runLockStep(c, 10);
+  c.gossips[1]->poll(std::chrono::milliseconds(0));
+  for (uint32_t t : {0u, 2u}) {
+    EXPECT_EQ(seen[t]["vote"], 0) << t;
+    EXPECT_EQ(seen[t]["decision"], 0) << t;
+    EXPECT_EQ(seen[t]["masked"] + seen[t]["sparse"], 0) << t;
+    EXPECT_EQ(seen[t]["dense"], 10) << t;
+  }
+  EXPECT_EQ(seen[1]["vote"], 5);
+  EXPECT_EQ(seen[1]["decision"], 5);
+  EXPECT_EQ(seen[1]["masked"], 10);
+  EXPECT_EQ(seen[1]["dense"], 0);
+  // Node 1 votes second in lock-step: node 0's vote for tensor 1 is in, and it must not wait
+  // for votes on tensors 0 and 2 that are never sent (node 0, voting first, always waits).
+  EXPECT_EQ(c.gossips[1]->stats().voteTimeouts, 0u);
+  EXPECT_EQ(c.gossips[1]->stats().maskEpochs, 5u);
+  // Dense or masked, what node 1 holds is node 0's x~ bit for bit.
+  EXPECT_TRUE(bitwiseEqual(c.gossips[1]->replica(0), c.gossips[0]->lastSent()));
 }
 
 TEST(Gossip, MixingEveryStepKeepsTheAverage) {
@@ -538,6 +736,43 @@ TEST(Gossip, FinishOnARoundBoundaryAndEveryStepMethodsSendNothingMore) {
   EXPECT_EQ(e.gossips[0]->stats().updateFramesSent, sent);
 }
 
+TEST(Gossip, FinalDenseExchangeLeavesEveryNodeAtOneFullAveragingStep) {
+  // Compressed, public-copy mixing with a small step leaves the three nodes apart; finish() with
+  // finalDense sends what each still holds back and takes one exact W step.
+  for (const char* preset : {"eventgrad-topk", "local-sgd"}) {
+    MethodConfig m = parseMethod(preset);
+    m.compression = Compression::kTopK;
+    m.topKFraction = 0.2;
+    m.mixPublicCopies = true;
+    m.publicMixStep = 0.2;
+    m.period = 3;
+    m.maxRoundLead = 10;  // lock-step from one thread
+    m.finalDense = true;
+    const auto adj = FakeNetwork::ring(3);
+    Cluster c(adj, kSizes, m, SteadyClock::instance(), nullptr, true, 4, /*sharedInit=*/true);
+    runLockStep(c, 9);
+    const auto before = c.x;
+    std::vector<uint64_t> framesBefore;
+    for (auto& g : c.gossips) framesBefore.push_back(g->stats().updateFramesSent);
+    std::vector<std::thread> others;
+    for (size_t i = 1; i < 3; ++i) others.emplace_back([&, i] { c.gossips[i]->finish(); });
+    c.gossips[0]->finish();
+    for (auto& t : others) t.join();
+    for (size_t i = 0; i < 3; ++i) {
+      const auto s = c.gossips[i]->stats();
+      EXPECT_EQ(s.finalExchangeTimeouts, 0u) << preset << " node " << i;
+      // One dense frame per tensor per neighbour.
+      EXPECT_EQ(s.updateFramesSent - framesBefore[i], 2 * kSizes.size()) << preset;
+      const auto w = testing::metropolis(adj, static_cast<NodeId>(i));
+      for (size_t p = 0; p < c.layout.total; ++p) {
+        double want = w.self * before[i][p];
+        for (const auto& [j, wj] : w.neighbours) want += wj * before[j][p];
+        ASSERT_NEAR(c.x[i][p], want, 1e-5) << preset << " node " << i << " coordinate " << p;
+      }
+    }
+  }
+}
+
 TEST(Gossip, StepLagBoundWaitsForASilentNeighbourUntilTheDeadline) {
   ManualClock clock;
   MethodConfig m = parseMethod("dpsgd");
@@ -594,7 +829,10 @@ TEST(Gossip, NeighbourDistanceIsTheMeanSquaredDistanceToCompleteReplicas) {
   Cluster c(FakeNetwork::ring(3), kSizes, m, SteadyClock::instance());
   EXPECT_TRUE(std::isnan(c.gossips[0]->neighbourDistance()));  // no replica yet
   for (auto& g : c.gossips) g->afterUpdate(0);  // keyframes
-  for (auto& g : c.gossips) g->poll(std::chrono::milliseconds(0));
+  // The nodes start apart: digests are refused, asked for, and the full keyframes follow.
+  for (int pass = 0; pass < 3; ++pass) {
+    for (auto& g : c.gossips) g->poll(std::chrono::milliseconds(0));
+  }
   auto sq = [&](size_t a, size_t b) {
     double s = 0;
     for (size_t p = 0; p < c.layout.total; ++p) s += (c.x[a][p] - c.x[b][p]) * (c.x[a][p] - c.x[b][p]);

@@ -73,6 +73,11 @@ TEST(Method, ValidateNamesTheBadKnob) {
   EXPECT_THROW(validate(c), InputError);
   c.maskOwnFraction = 1.0;  // allowed: plain top-K on votes' schedule
   EXPECT_NO_THROW(validate(c));
+  c.fp16 = true;
+  c.int8 = true;
+  EXPECT_THROW(validate(c), InputError);  // two value encodings at once
+  c.fp16 = false;
+  EXPECT_NO_THROW(validate(c));
   c.publicMixStep = 0.0;
   EXPECT_THROW(validate(c), InputError);
   c.publicMixStep = 1.2;

@@ -326,6 +326,10 @@ TEST_P(RingTraining, FourNodeRingTrainsAndAgrees) {
     EXPECT_GT(r.updateBytesSent, 0u) << "node " << i;
     EXPECT_GT(r.stats.updatesReceived, 0u) << "node " << i;
     EXPECT_EQ(r.stats.updatesRejected, 0u) << "node " << i;
+    // One seed for every model: the start-up keyframes are digests (through the real codec over
+    // TCP in the _tcp cases), one per tensor for each of the two ring neighbours, all accepted.
+    EXPECT_GE(r.stats.digestKeyframesSent, 2 * r.stats.eventsPerTensor.size()) << "node " << i;
+    EXPECT_EQ(r.stats.digestMismatches, 0u) << "node " << i;
     EXPECT_EQ(r.stats.roundWaitTimeouts, 0u) << "node " << i;
     EXPECT_EQ(r.stats.voteTimeouts, 0u) << "node " << i;
     EXPECT_GT(r.stats.mixes, 0u) << "node " << i;
