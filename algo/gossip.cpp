@@ -94,6 +94,7 @@ Gossip::Gossip(MethodConfig config, const nn::TensorLayout& layout, std::span<fl
     p.masks.resize(nt);
     p.lastVote.assign(nt, {0, {}});
     p.deltaStep.assign(nt, 0);
+    p.updateStep.assign(nt, 0);
     peers_.push_back(std::move(p));
   }
   // Weight of a transport neighbour missing from `weights` is 0; the row already sums to 1.
@@ -169,6 +170,7 @@ void Gossip::handleEvent(const PeerEvent& event) {
     // A restarted peer may resume from an earlier step: its rounds and mask epochs restart.
     peer->round = 0;
     std::fill(peer->deltaStep.begin(), peer->deltaStep.end(), 0);
+    std::fill(peer->updateStep.begin(), peer->updateStep.end(), 0);
     for (auto& m : peer->masks) m.clear();
     for (auto& v : peer->lastVote) v = {0, {}};
   }
@@ -254,6 +256,7 @@ void Gossip::handleUpdate(Peer& peer, TensorUpdate& u) {
   if (!peer.heard || u.step > peer.lastStep) peer.lastStep = u.step;
   peer.heard = true;
   const uint32_t t = u.tensor;
+  peer.updateStep[t] = std::max(peer.updateStep[t], u.step + 1);
   if (u.kind != UpdateKind::kKeyframe && config_.trigger != TriggerKind::kAlways &&
       config_.trigger != TriggerKind::kEventGrad) {
     // Every tensor fires at a round's end, after step s is done: once each tensor's delta of
@@ -794,16 +797,19 @@ void Gossip::finish() {
 }
 
 void Gossip::finalDenseExchange() {
-  // Stamped one step past the last: every node runs the same steps, so "a neighbour at step
-  // k + 1" means "its final deltas are in" (FIFO: they precede its marker heartbeat). It also
-  // closes an unfinished round, so no separate closeFinalRound.
+  // Stamped one step past the last: every node runs the same steps, so "every tensor of a
+  // neighbour has an update stamped k + 1" means "its final deltas are in". It also closes an
+  // unfinished round, so no separate closeFinalRound.
   const uint64_t marker = currentStep_ + 1;
   const auto nt = static_cast<uint32_t>(layout_.tensors.size());
   for (uint32_t t = 0; t < nt; ++t) sendOne(t, marker, Compression::kDense, config_.fp16);
   sendHeartbeat(marker);
   auto complete = [&] {
     for (const auto& p : peers_) {
-      if (transport_.isUp(p.id) && (!p.heard || p.lastStep < marker)) return false;
+      if (!transport_.isUp(p.id)) continue;
+      for (uint32_t t = 0; t < nt; ++t) {
+        if (p.updateStep[t] <= marker) return false;
+      }
     }
     return true;
   };

@@ -141,6 +141,10 @@ class Gossip {
     // difference from it (MaskDecision::againstVote).
     std::vector<std::pair<uint32_t, std::vector<uint32_t>>> lastVote;
     std::vector<uint64_t> deltaStep;        // per tensor: step of the newest delta (+1; 0: none)
+    // Per tensor: step of the newest update of any kind (+1; 0: none), for finalDense. Not a
+    // heartbeat: the transport may merge a queued heartbeat into an earlier one, ahead of the
+    // updates it was sent after.
+    std::vector<uint64_t> updateStep;
     uint64_t lastStep = 0;
     bool heard = false;
     uint32_t round = 0;
