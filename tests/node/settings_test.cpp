@@ -1,0 +1,66 @@
+// The measured settings shipped in docs/settings/ (docs/RESULTS.md's labels as --config files)
+// load, validate and build the method RESULTS.md describes.
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <string>
+
+#include "node/config.hpp"
+#include "node/method_params.hpp"
+
+namespace murmur::node {
+namespace {
+
+std::filesystem::path settingsDir() {
+  const char* root = std::getenv("MURMUR_SOURCE_DIR");
+  return std::filesystem::path(root ? root : ".") / "docs" / "settings";
+}
+
+// Every file: loads over the defaults, validates and builds its method.
+std::map<std::string, algo::MethodConfig> loadAll() {
+  std::map<std::string, algo::MethodConfig> out;
+  for (const auto& entry : std::filesystem::directory_iterator(settingsDir())) {
+    if (entry.path().extension() != ".toml") continue;
+    Config cfg;
+    loadConfigFile(entry.path().string(), cfg);
+    validate(cfg);
+    out[entry.path().stem().string()] = buildMethod(cfg.gossip.method, cfg.gossip.params);
+  }
+  return out;
+}
+
+TEST(Settings, EveryShippedFileBuildsItsMethod) {
+  ASSERT_TRUE(std::filesystem::exists(settingsDir())) << settingsDir();
+  const auto all = loadAll();
+  ASSERT_EQ(all.size(), 3u);
+
+  const auto& eg = all.at("eventgrad-s3-w30");
+  EXPECT_EQ(eg.trigger, algo::TriggerKind::kEventGrad);
+  EXPECT_DOUBLE_EQ(eg.eventgrad.scale, 3.0);
+  EXPECT_EQ(eg.eventgrad.warmup, 30u);
+  EXPECT_TRUE(eg.mixPublicCopies);
+  EXPECT_DOUBLE_EQ(eg.publicMixStep, 0.5);
+
+  const auto& vote = all.at("eventgrad-vote-k20-i8");
+  EXPECT_EQ(vote.trigger, algo::TriggerKind::kPeriodic);
+  EXPECT_EQ(vote.period, 10u);
+  EXPECT_EQ(vote.compression, algo::Compression::kVotedMask);
+  EXPECT_EQ(vote.mixing, algo::MixCadence::kAtRound);
+  EXPECT_DOUBLE_EQ(vote.topKFraction, 0.2);
+  EXPECT_EQ(vote.maskEvery, 20u);
+  EXPECT_TRUE(vote.int8);
+  EXPECT_EQ(vote.denseBelow, 256u);
+  EXPECT_EQ(vote.maskFlushEvery, 0u);
+
+  const auto& aet = all.at("aet-sgd-a05-i8");
+  EXPECT_EQ(aet.trigger, algo::TriggerKind::kAetRounds);
+  EXPECT_DOUBLE_EQ(aet.aet.a, 0.5);
+  EXPECT_EQ(aet.maxRoundLead, 0u);
+  EXPECT_TRUE(aet.int8);
+}
+
+}  // namespace
+}  // namespace murmur::node
