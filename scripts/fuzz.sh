@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the wire-format fuzzer (tests/net/fuzz/frame_fuzz.cpp) with clang-14 and libFuzzer +
 # AddressSanitizer, from only the codec, framing, generated schema and common sources, and runs
-# it for N seconds (default 60).
+# it for N seconds (default 60). Without flags each call explores anew (libFuzzer picks a
+# random seed); scripts/test.sh passes -seed and -runs so CI is repeatable.
 #   scripts/fuzz.sh [seconds] [extra libFuzzer flags...]
 # Build dir: $MURMUR_FUZZ_BUILD (default <repo>/build-fuzz). Crashes land in <build>/crashes/.
 set -euo pipefail
@@ -35,6 +36,8 @@ libs=(-lcapnp -lkj -lfmt -lpthread)
 "$cxx" "${flags[@]}" -fsanitize=address "$root/tests/net/fuzz/make_seeds.cpp" "${objs[@]}" \
   "${libs[@]}" -o "$build/make_seeds"
 ASAN_OPTIONS=detect_leaks=0 "$build/make_seeds" "$build/corpus"
+# Inputs that once crashed the decoder (tests/net/fuzz/regressions/) run first, every time.
+cp "$root"/tests/net/fuzz/regressions/* "$build/corpus/"
 
 echo "fuzz.sh: running frame_fuzz for ${seconds}s (corpus $build/corpus)"
 cd "$build/crashes"
