@@ -3,7 +3,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "common/error.hpp"
+#include "node/method_params.hpp"
+#include "tests/support/mutate_text.hpp"
 
 namespace murmur::node {
 namespace {
@@ -168,6 +172,39 @@ TEST(Config, TomlRoundTripsEveryField) {
   Config back;
   loadConfigString(toToml(cfg), "roundtrip", back);
   EXPECT_EQ(back, cfg);
+}
+
+// Hostile input: random edits of a full configuration either load, validate and build their
+// method, or fail with an InputError; a syntax, key or type error names the file. Nothing
+// else may escape (toml++'s own errors, std::out_of_range, a crash).
+TEST(ConfigHostile, MutatedConfigsLoadOrFailWithAnInputError) {
+  Config full;
+  full.gossip.method = "eventgrad-vote";
+  full.gossip.params = {{"topk", "0.2"}, {"period", "10"}, {"int8", "true"}};
+  const std::string base = toToml(full);
+  std::mt19937 rng(2026);
+  size_t accepted = 0;
+  size_t rejected = 0;
+  for (int i = 0; i < 20000; ++i) {
+    const std::string text = testsupport::mutateText(base, rng);
+    Config cfg;
+    try {
+      loadConfigString(text, "mut.toml", cfg);
+    } catch (const InputError& e) {
+      EXPECT_THAT(e.what(), HasSubstr("mut.toml")) << "input:\n" << text;
+      ++rejected;
+      continue;
+    }
+    try {
+      validate(cfg);
+      buildMethod(cfg.gossip.method, cfg.gossip.params);
+      ++accepted;
+    } catch (const InputError&) {
+      ++rejected;  // a value out of range or an unknown method parameter: named, not a file error
+    }
+  }
+  EXPECT_GT(accepted, 100u);
+  EXPECT_GT(rejected, 1000u);
 }
 
 }  // namespace

@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <random>
+#include <sstream>
 #include <string>
 
 #include <gmock/gmock.h>
@@ -11,6 +13,7 @@
 
 #include "common/error.hpp"
 #include "topologies/generators.hpp"
+#include "tests/support/mutate_text.hpp"
 #include "topologies/topology.hpp"
 
 namespace murmur::topologies {
@@ -360,6 +363,50 @@ TEST(Examples, ShippedFilesLoad) {
   EXPECT_EQ(ring6.size(), 6u);
   EXPECT_EQ(ring6.edges.size(), 6u);
   EXPECT_EQ(ring6.nodes[5].port, 7205);
+}
+
+std::string readText(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Hostile input: thousands of random edits of the shipped files either parse (into a topology
+// that validates) or fail with an InputError naming the source. Nothing else may escape: no
+// std::out_of_range from a number conversion, no crash.
+TEST(ParseHostile, MutatedFilesParseOrFailWithAnInputErrorNamingTheSource) {
+  const char* root = std::getenv("MURMUR_SOURCE_DIR");
+  const std::filesystem::path dir =
+      std::filesystem::path(root ? root : MURMUR_TOPO_SOURCE_DIR) / "topologies" / "examples";
+  const std::string edges = readText(dir / "ring6.edges");
+  const std::string hosts = readText(dir / "ring6.hosts");
+  const std::vector<std::string> files = {readText(dir / "star5-weighted.topo"),
+                                          readText(dir / "docker8-hypercube.topo"), edges};
+  std::mt19937 rng(2026);
+  size_t accepted = 0;
+  size_t rejected = 0;
+  auto attempt = [&](const std::function<Topology()>& parse, const std::string& source,
+                     const std::string& text) {
+    try {
+      validate(parse(), "again");
+      ++accepted;
+    } catch (const InputError& e) {
+      EXPECT_THAT(e.what(), HasSubstr(source)) << "input:\n" << text;
+      ++rejected;
+    }
+  };
+  for (int i = 0; i < 10000; ++i) {
+    for (const auto& base : files) {
+      const std::string text = testsupport::mutateText(base, rng);
+      attempt([&] { return parseTopology(text, "mut.topo"); }, "mut.topo", text);
+    }
+    const std::string badHosts = testsupport::mutateText(hosts, rng);
+    attempt([&] { return parseEdgeList(edges, "ok.edges", badHosts, "mut.hosts"); }, "mut.hosts",
+            badHosts);
+  }
+  EXPECT_GT(accepted, 100u);
+  EXPECT_GT(rejected, 1000u);
 }
 
 }  // namespace
