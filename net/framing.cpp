@@ -29,7 +29,8 @@ Bytes buildFrame(std::span<const uint8_t> payload, const MacBytes* mac, size_t m
   auto header = frameHeader(payload.size(), maxPayloadBytes);
   Bytes out(header.size() + payload.size() + (mac != nullptr ? mac->size() : 0));
   std::memcpy(out.data(), header.data(), header.size());
-  std::memcpy(out.data() + header.size(), payload.data(), payload.size());
+  // An empty span's data() may be null, and memcpy from null is undefined even for 0 bytes.
+  if (!payload.empty()) std::memcpy(out.data() + header.size(), payload.data(), payload.size());
   if (mac != nullptr) {
     std::memcpy(out.data() + header.size() + payload.size(), mac->data(), mac->size());
   }

@@ -88,7 +88,8 @@ class Reader {
                    "checkpoint {}: corrupted: {} claims {} floats but only {} bytes remain",
                    path_.string(), what, n, size_ - pos_);
     std::vector<float> v(n);
-    std::memcpy(v.data(), data_ + pos_, n * sizeof(float));
+    // An empty vector's data() may be null, and memcpy(nullptr, ..., 0) is undefined.
+    if (n > 0) std::memcpy(v.data(), data_ + pos_, n * sizeof(float));
     pos_ += n * sizeof(float);
     return v;
   }
