@@ -20,7 +20,7 @@ if [ "$fuzz_seconds" -gt 0 ] && [ -x scripts/fuzz.sh ]; then
   # libFuzzer prints a line per corpus change; keep them in a log and show the verdict.
   fuzz_log="$build/fuzz.log"
   fuzz_seed=${MURMUR_FUZZ_SEED:-1}
-  fuzz_runs=${MURMUR_FUZZ_RUNS:-1000000}
+  fuzz_runs=${MURMUR_FUZZ_RUNS:-500000}
   if bash scripts/fuzz.sh "$fuzz_seconds" -seed="$fuzz_seed" -runs="$fuzz_runs" >"$fuzz_log" 2>&1; then
     echo "fuzz: frame decoder, seed $fuzz_seed: $(grep -o 'Done [0-9]* runs in [0-9]* second(s)' "$fuzz_log" || echo "stopped at ${fuzz_seconds}s"), no crash (log: $fuzz_log)"
   else
