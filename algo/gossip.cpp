@@ -17,7 +17,7 @@ namespace murmur::algo {
 
 namespace {
 
-bool allFinite(const std::vector<float>& v) {
+bool allFinite(std::span<const float> v) {
   return std::all_of(v.begin(), v.end(), [](float f) { return std::isfinite(f); });
 }
 
@@ -460,6 +460,11 @@ void Gossip::sendOne(uint32_t t, uint64_t k, Compression compression, bool fp16,
   auto x = tensorOf(params_, t);
   auto xs = tensorOf(std::span<float>(lastSent_), t);
   const size_t n = x.size();
+  // A diverged model stops here, with the trainer's own words for it: neighbours would refuse
+  // the values anyway, top-K cannot order NaNs, and int8 has no grid for them.
+  MURMUR_ENFORCE(allFinite(std::span<const float>(x)), Error,
+                 "training diverged: tensor {} ({}) holds non-finite values at step {}", t,
+                 layout_.tensors[t].name, k);
   TensorUpdate u;
   u.tensor = t;
   u.seq = ++seq_[t];

@@ -736,6 +736,36 @@ TEST(Gossip, FinishOnARoundBoundaryAndEveryStepMethodsSendNothingMore) {
   EXPECT_EQ(e.gossips[0]->stats().updateFramesSent, sent);
 }
 
+TEST(Gossip, ADivergedModelStopsWithTrainingDivergedNotAnEncoderError) {
+  // Found in an experiment: a node whose parameters turned NaN quantised them to int8 and the
+  // encoder failed its grid check (an InternalError). It must read as divergence, for every
+  // compression, and before anything reaches the wire.
+  for (const char* preset : {"dpsgd", "eventgrad-topk", "eventgrad-vote"}) {
+    for (bool int8 : {false, true}) {
+      MethodConfig m = parseMethod(preset);
+      m.int8 = int8;
+      m.eventgrad.warmup = 100;  // every tensor fires: the send path runs at once
+      m.roundDeadline = m.voteDeadline = std::chrono::milliseconds(100);
+      Cluster c(FakeNetwork::ring(2), kSizes, m, SteadyClock::instance());
+      runLockStep(c, 3);
+      const auto sent = c.gossips[0]->stats().updateFramesSent;
+      c.gossips[0]->beforeUpdate(3);
+      c.x[0][2] = std::numeric_limits<float>::quiet_NaN();
+      try {
+        c.gossips[0]->afterUpdate(3);
+        ADD_FAILURE() << preset << " int8 " << int8 << ": no error";
+      } catch (const InternalError& e) {
+        ADD_FAILURE() << preset << " int8 " << int8 << ": " << e.what();
+      } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("training diverged: tensor 0 (t0)"),
+                  std::string::npos)
+            << e.what();
+      }
+      EXPECT_EQ(c.gossips[0]->stats().updateFramesSent, sent) << preset;
+    }
+  }
+}
+
 TEST(Gossip, FinalDenseExchangeLeavesEveryNodeAtOneFullAveragingStep) {
   // Compressed, public-copy mixing with a small step leaves the three nodes apart; finish() with
   // finalDense sends what each still holds back and takes one exact W step.
