@@ -31,12 +31,12 @@ if [ "$fuzz_seconds" -gt 0 ] && [ -x scripts/fuzz.sh ]; then
 fi
 
 # The docker cluster test (tests/docker/cluster_smoke.sh) needs the locally built base image;
-# where a Docker engine answers, build it once (3-5 minutes, reused after). Best effort: when it
-# cannot be built, that test SKIPs and says why. MURMUR_DOCKER_BASE=0 skips the build.
+# where a Docker engine answers, build it once (3-5 minutes, at most 15; reused after). Best
+# effort: when it cannot be built, that test SKIPs and says why. MURMUR_DOCKER_BASE=0 skips it.
 if [ "${MURMUR_DOCKER_BASE:-1}" != 0 ] && command -v docker >/dev/null 2>&1 \
    && docker info >/dev/null 2>&1 \
    && ! docker image inspect murmur-base:bookworm >/dev/null 2>&1; then
-  if bash scripts/docker_build.sh --base-only >"$build/docker-base.log" 2>&1; then
+  if timeout 900 bash scripts/docker_build.sh --base-only >"$build/docker-base.log" 2>&1; then
     echo "docker: built murmur-base:bookworm for the docker cluster test"
   else
     echo "docker: could not build murmur-base:bookworm (log: $build/docker-base.log);" \
