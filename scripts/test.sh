@@ -34,7 +34,7 @@ fi
 # where a Docker engine answers, build it once (3-5 minutes, at most 15; reused after). Best
 # effort: when it cannot be built, that test SKIPs and says why. MURMUR_DOCKER_BASE=0 skips it.
 if [ "${MURMUR_DOCKER_BASE:-1}" != 0 ] && command -v docker >/dev/null 2>&1 \
-   && docker info >/dev/null 2>&1 \
+   && timeout 30 docker info >/dev/null 2>&1 \
    && ! docker image inspect murmur-base:bookworm >/dev/null 2>&1; then
   if timeout 900 bash scripts/docker_build.sh --base-only >"$build/docker-base.log" 2>&1; then
     echo "docker: built murmur-base:bookworm for the docker cluster test"
