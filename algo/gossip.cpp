@@ -61,7 +61,8 @@ Gossip::Gossip(MethodConfig config, const nn::TensorLayout& layout, std::span<fl
       transport_(transport),
       clock_(clock),
       aet_(config_.aet),
-      currentStep_(firstStep) {
+      currentStep_(firstStep),
+      foldBelow_(firstStep) {
   validate(config_);
   MURMUR_ENFORCE(params.size() == layout.total, InputError,
                  "gossip: parameter buffer has {} floats but the layout needs {}", params.size(),
@@ -166,9 +167,11 @@ void Gossip::handleEvent(const PeerEvent& event) {
     invalidate(*peer, t, false);
     peer->owedKeyframe[t] = 1;
   }
+  peer->held.clear();  // the keyframes that follow carry what they held
   if (event.kind == PeerEvent::Kind::kDown) {
     // A restarted peer may resume from an earlier step: its rounds and mask epochs restart.
     peer->round = 0;
+    peer->stepsDone = 0;
     std::fill(peer->deltaStep.begin(), peer->deltaStep.end(), 0);
     std::fill(peer->updateStep.begin(), peer->updateStep.end(), 0);
     for (auto& m : peer->masks) m.clear();
@@ -228,6 +231,7 @@ void Gossip::handleMessage(Envelope& env) {
           while (masks.size() > kMasksKept) masks.erase(masks.begin());
         } else if constexpr (std::is_same_v<T, Heartbeat>) {
           peer->round = std::max(peer->round, m.round);
+          peer->stepsDone = std::max(peer->stepsDone, m.stepsDone);
           if (!peer->heard || m.step > peer->lastStep) peer->lastStep = m.step;
           peer->heard = true;
         } else if constexpr (std::is_same_v<T, KeyframeRequest>) {
@@ -267,6 +271,29 @@ void Gossip::handleUpdate(Peer& peer, TensorUpdate& u) {
     for (uint64_t s : peer.deltaStep) oldest = std::min(oldest, s);
     if (oldest > 0) peer.round = std::max(peer.round, roundsCompletedBy(oldest - 1));
   }
+  if (config_.lockstep && u.kind != UpdateKind::kKeyframe && u.step >= foldBelow_) {
+    // Early: the neighbour is ahead of the mix that should see this. Folding it in now would
+    // make what this node mixes depend on who ran faster.
+    peer.held.push_back(std::move(u));
+    ++stats_.heldUpdates;
+    return;
+  }
+  foldUpdate(peer, u);
+}
+
+void Gossip::foldBelow(uint64_t below) {
+  foldBelow_ = std::max(foldBelow_, below);
+  for (auto& peer : peers_) {
+    while (!peer.held.empty() && peer.held.front().step < foldBelow_) {
+      TensorUpdate u = std::move(peer.held.front());
+      peer.held.pop_front();
+      foldUpdate(peer, u);
+    }
+  }
+}
+
+void Gossip::foldUpdate(Peer& peer, TensorUpdate& u) {
+  const uint32_t t = u.tensor;
   const size_t n = layout_.tensors[t].numel;
 
   if (u.kind == UpdateKind::kKeyframe && u.values.empty() && u.digest != 0) {
@@ -511,9 +538,10 @@ void Gossip::sendOne(uint32_t t, uint64_t k, Compression compression, bool fp16,
 }
 
 void Gossip::sendHeartbeat(uint64_t k) {
+  stepsAnnounced_ = std::max(stepsAnnounced_, k + 1);
   const auto to = livePeers();
   if (to.empty()) return;
-  transport_.send(to, Message(Heartbeat{k, completedRound_, clock_.nowNs()}));
+  transport_.send(to, Message(Heartbeat{k, completedRound_, clock_.nowNs(), k + 1}));
 }
 
 void Gossip::runMaskEpoch(uint32_t epoch) {
@@ -622,9 +650,30 @@ void Gossip::beforeUpdate(uint64_t k) {
   currentStep_ = k;
   drain(std::chrono::milliseconds(0));
   if (config_.mixing == MixCadence::kEveryStep) {
-    if (config_.maxStepLag > 0) awaitStepLag(k);
+    if (config_.lockstep) {
+      awaitStepsDone(k);  // the neighbours' models after step k - 1, no more and no less
+    } else if (config_.maxStepLag > 0) {
+      awaitStepLag(k);
+    }
     mix();
   }
+}
+
+bool Gossip::awaitStepsDone(uint64_t steps) {
+  auto ready = [&] {
+    for (const auto& p : peers_) {
+      if (transport_.isUp(p.id) && p.stepsDone < steps) return false;
+    }
+    return true;
+  };
+  bool ok = true;
+  if (!ready()) {
+    ++stats_.lockstepWaits;
+    ok = drainUntil(ready, config_.roundDeadline);
+    if (!ok) ++stats_.lockstepTimeouts;
+  }
+  foldBelow(steps);
+  return ok;
 }
 
 void Gossip::awaitStepLag(uint64_t k) {
@@ -723,10 +772,13 @@ void Gossip::afterUpdate(uint64_t k) {
     sendUpdate(t, k, config_.compression, config_.fp16);
     lastAnnounced_ = k;
   }
-  if (config_.mixing == MixCadence::kEveryStep && config_.maxStepLag > 0 &&
-      k >= lastAnnounced_ + std::max<uint64_t>(1, config_.maxStepLag / 2)) {
-    // Silent for a while (EventGraD): tell the neighbours the step, so their lag bound does not
-    // wait on a node that simply has nothing to send. A heartbeat is a few dozen bytes.
+  if (config_.mixing == MixCadence::kEveryStep && !boundary &&
+      (config_.lockstep ||
+       (config_.maxStepLag > 0 &&
+        k >= lastAnnounced_ + std::max<uint64_t>(1, config_.maxStepLag / 2)))) {
+    // lockstep: the end-of-step marker every neighbour's next mix waits for. Otherwise only
+    // when silent for a while (EventGraD), so the neighbours' lag bound does not wait on a node
+    // that simply has nothing to send. A heartbeat is a few dozen bytes.
     sendHeartbeat(k);
     lastAnnounced_ = k;
   }
@@ -736,7 +788,11 @@ void Gossip::afterUpdate(uint64_t k) {
     ++stats_.rounds;
     sendHeartbeat(k);
     if (config_.mixing == MixCadence::kAtRound) {
-      awaitRoundLead(config_.roundDeadline);
+      if (config_.lockstep) {
+        awaitStepsDone(k + 1);  // the neighbours' deltas of this same boundary
+      } else {
+        awaitRoundLead(config_.roundDeadline);
+      }
       mix();
     }
   }
@@ -792,13 +848,22 @@ void Gossip::finish() {
   drain(std::chrono::milliseconds(0));
   if (config_.finalDense && stats_.steps > 0) {
     finalDenseExchange();
-    return;
-  }
-  if (config_.mixing == MixCadence::kAtRound && currentStep_ + 1 > lastRoundEnd_ &&
-      stats_.steps > 0) {
+  } else if (config_.mixing == MixCadence::kAtRound && currentStep_ + 1 > lastRoundEnd_ &&
+             stats_.steps > 0) {
     closeFinalRound();
   }
-  sendHeartbeat(currentStep_);
+  if (!config_.lockstep) {
+    if (!config_.finalDense || stats_.steps == 0) sendHeartbeat(currentStep_);
+    return;
+  }
+  // The closing barrier: a node that closed its transport now would be seen down by a
+  // neighbour still before its last mix, which would then leave it out (and invalidate its
+  // replica): the one mix of the run that timing would decide. So each node says it is past
+  // its last mix and waits, bounded, until its live neighbours are too. Every node ran the same
+  // steps and the same finish, so the marker is the same number everywhere.
+  const uint64_t closing = stepsAnnounced_ + 1;
+  sendHeartbeat(closing - 1);
+  awaitStepsDone(closing);
 }
 
 void Gossip::finalDenseExchange() {
@@ -809,6 +874,11 @@ void Gossip::finalDenseExchange() {
   const auto nt = static_cast<uint32_t>(layout_.tensors.size());
   for (uint32_t t = 0; t < nt; ++t) sendOne(t, marker, Compression::kDense, config_.fp16);
   sendHeartbeat(marker);
+  if (config_.lockstep) {
+    if (!awaitStepsDone(marker + 1)) ++stats_.finalExchangeTimeouts;
+    mix(1.0);
+    return;
+  }
   auto complete = [&] {
     for (const auto& p : peers_) {
       if (!transport_.isUp(p.id)) continue;
@@ -834,6 +904,12 @@ void Gossip::closeFinalRound() {
   for (uint32_t t = 0; t < nt; ++t) sendUpdate(t, currentStep_, config_.compression, config_.fp16);
   ++stats_.rounds;
   const uint64_t want = currentStep_ + 1;
+  if (config_.lockstep) {
+    sendHeartbeat(currentStep_);
+    if (!awaitStepsDone(want)) ++stats_.roundWaitTimeouts;
+    mix();
+    return;
+  }
   auto complete = [&] {
     for (const auto& p : peers_) {
       if (!transport_.isUp(p.id)) continue;

@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <span>
@@ -54,6 +55,9 @@ struct GossipStats {
   uint64_t roundWaitTimeouts = 0;        // ... and gave up at the deadline
   uint64_t lagWaits = 0;                 // steps where maxStepLag made the node wait
   uint64_t lagWaitTimeouts = 0;          // ... and gave up at the deadline
+  uint64_t heldUpdates = 0;              // lockstep: updates that arrived before their mix
+  uint64_t lockstepWaits = 0;            // lockstep: mixes that waited for a neighbour's step
+  uint64_t lockstepTimeouts = 0;         // ... and gave up at the deadline (not reproducible)
   uint64_t mixes = 0;
   uint64_t finalExchangeTimeouts = 0;    // finalDense: neighbours' final deltas not all in time
   uint32_t round = 0;                    // last completed round
@@ -148,6 +152,10 @@ class Gossip {
     uint64_t lastStep = 0;
     bool heard = false;
     uint32_t round = 0;
+    uint64_t stepsDone = 0;                 // newest Heartbeat::stepsDone (lockstep waits on it)
+    // lockstep: updates stamped at or past foldBelow_, in arrival order, until their mix. Owned
+    // here until folded in, dropped when the edge goes down or up (keyframes follow).
+    std::deque<TensorUpdate> held;
   };
 
   std::span<float> tensorOf(std::span<float> flat, uint32_t t) const;
@@ -163,6 +171,13 @@ class Gossip {
   void handleEvent(const PeerEvent& event);
   void handleMessage(Envelope& envelope);
   void handleUpdate(Peer& peer, TensorUpdate& update);
+  // Folds one update into peer's replica: keyframes, sequence checks, deltas.
+  void foldUpdate(Peer& peer, TensorUpdate& update);
+  // lockstep: from now on updates stamped below `below` fold in; releases the held ones.
+  void foldBelow(uint64_t below);
+  // lockstep: waits (bounded) until every live neighbour has sent all its frames of the steps
+  // below `steps` (Heartbeat::stepsDone), then folds them in. False at the deadline.
+  bool awaitStepsDone(uint64_t steps);
   bool applyUpdate(Peer& peer, const TensorUpdate& update);
   void invalidate(Peer& peer, uint32_t t, bool requestNow);
   void serviceKeyframes();
@@ -177,6 +192,7 @@ class Gossip {
   void sendKeyframe(Peer& peer, uint32_t t);
   // Whether tensor t is big enough for its method's compression (config.denseBelow).
   bool compressible(uint32_t t) const;
+  // After every frame of step k: stepsDone = k + 1.
   void sendHeartbeat(uint64_t k);
   // gamma: the public-copy consensus step (config.publicMixStep unless overridden).
   void mix(double gamma);
@@ -209,6 +225,8 @@ class Gossip {
   uint32_t completedRound_ = 0;
   uint64_t lastRoundEnd_ = 0;  // k + 1 of the last round boundary (round methods)
   uint64_t lastAnnounced_ = 0;  // newest step told to the neighbours (updates or heartbeat)
+  uint64_t foldBelow_ = 0;      // lockstep: updates stamped below this fold in on arrival
+  uint64_t stepsAnnounced_ = 0;  // newest Heartbeat::stepsDone sent
 
   bool haveMask_ = false;
   uint32_t maskEpoch_ = 0;

@@ -126,6 +126,12 @@ void validate(const MethodConfig& c) {
                  "method '{}': mixing 'at-round' needs a round-based trigger (periodic or "
                  "aet-rounds), not '{}'; use 'every-step'",
                  c.name, toString(c.trigger));
+  MURMUR_ENFORCE(!c.lockstep || c.maxRoundLead == 0 ||
+                     (c.trigger != TriggerKind::kPeriodic && c.trigger != TriggerKind::kAetRounds),
+                 InputError,
+                 "method '{}': lockstep rounds cannot also run {} rounds ahead; set "
+                 "max_round_lead=0 with lockstep",
+                 c.name, c.maxRoundLead);
   MURMUR_ENFORCE(c.roundDeadline.count() >= 0 && c.voteDeadline.count() >= 0 &&
                      c.keyframeRetry.count() > 0,
                  InputError, "method '{}': deadlines must be >= 0 ms and keyframe retry > 0 ms",

@@ -117,6 +117,15 @@ struct MethodConfig {
   // wait). Without it a node that outruns a slow link mixes replicas that fall further and
   // further behind and is pulled back toward them (docs/RESULTS.md: D-PSGD at 10 Mbit/s).
   uint64_t maxStepLag = 0;
+  // Lock-step gossip: a node folds a neighbour's update into its replica only when the mix that
+  // needs it comes (every-step methods: before step k, the neighbours' updates of steps < k;
+  // round methods: at a boundary, those of steps up to it), holds what arrives early, and waits
+  // (at most roundDeadline) for every live neighbour's end-of-step marker. Then what each node
+  // mixes no longer depends on thread timing: with no fault, no dead peer, no missed deadline
+  // and no frame merged by a full write queue, a run is reproducible bit for bit from its seed.
+  // Supersedes maxStepLag (the wait is as if it were 1); round methods need maxRoundLead 0.
+  // Every-step methods send one end-of-step heartbeat per step and edge (a few dozen bytes).
+  bool lockstep = false;
   std::chrono::milliseconds roundDeadline{5000};  // longest wait for a slow neighbour's round
   std::chrono::milliseconds voteDeadline{2000};   // longest wait for neighbours' mask votes
   std::chrono::milliseconds keyframeRetry{1000};  // re-ask for a keyframe not yet received

@@ -75,6 +75,10 @@ struct Heartbeat {
   uint64_t step = 0;
   uint32_t round = 0;  // AET-SGD round (0 for other methods)
   int64_t sentNs = 0;  // sender's clock, for round-trip estimates only
+  // Sent by algo after the last frame of its step k: k + 1, "every frame of steps < k + 1 is
+  // ahead of this one on the edge" (lock-step gossip waits on it). 0: not stated (transport
+  // keep-alives, whose step is only the trainer's progress).
+  uint64_t stepsDone = 0;
 };
 
 struct Goodbye {

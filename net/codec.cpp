@@ -509,7 +509,7 @@ WirePayload readEnvelope(wire::Envelope::Reader env, const DecodeLimits& limits)
     case wire::Envelope::HEARTBEAT: {
       MURMUR_ENFORCE(env.hasHeartbeat(), ProtocolError, "heartbeat: body missing");
       auto r = env.getHeartbeat();
-      return Message(Heartbeat{r.getStep(), r.getRound(), r.getSentNs()});
+      return Message(Heartbeat{r.getStep(), r.getRound(), r.getSentNs(), r.getStepsDone()});
     }
     case wire::Envelope::GOODBYE:
       MURMUR_ENFORCE(env.hasGoodbye(), ProtocolError, "goodbye: body missing");
@@ -660,6 +660,7 @@ struct Encoder {
     body.setStep(h.step);
     body.setRound(h.round);
     body.setSentNs(h.sentNs);
+    body.setStepsDone(h.stepsDone);
     return builder.finish();
   }
 

@@ -668,7 +668,7 @@ void TcpTransport::Impl::tick() {
       {
         std::lock_guard lock(p->qmu);
         if (!p->queue.empty()) continue;
-        const Message hb = Heartbeat{step.load(), 0, now};
+        const Message hb = Heartbeat{step.load(), 0, now, 0};
         p->queue.append(OutFrame::of(hb, std::make_shared<const Bytes>(encodePayload(hb))));
       }
       pump(*p->conn);

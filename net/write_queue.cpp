@@ -111,11 +111,11 @@ bool WriteQueue::tryMerge(const Message& message, const std::shared_ptr<const By
       // The newer heartbeat wins, but never moves the step or round backwards (the
       // transport's own idle heartbeats carry round 0; algo's carry its AET-SGD round).
       const auto old = std::get<Heartbeat>(decodePayload(*frames_[i].payload));
-      if (old.step <= hb->step && old.round <= hb->round) {
+      if (old.step <= hb->step && old.round <= hb->round && old.stepsDone <= hb->stepsDone) {
         replace(i, OutFrame::of(message, payload));
       } else {
         const Message m{Heartbeat{std::max(old.step, hb->step), std::max(old.round, hb->round),
-                                  hb->sentNs}};
+                                  hb->sentNs, std::max(old.stepsDone, hb->stepsDone)}};
         replace(i, OutFrame::of(m, std::make_shared<const Bytes>(encodePayload(m))));
       }
       ++merges_;

@@ -106,6 +106,7 @@ const std::map<std::string, Setter>& setters() {
          c.maxRoundLead = static_cast<uint32_t>(toU64(k, v));
        }},
       {"max_step_lag", [](auto& c, const auto& k, const auto& v) { c.maxStepLag = toU64(k, v); }},
+      {"lockstep", [](auto& c, const auto& k, const auto& v) { c.lockstep = toBool(k, v); }},
       {"round_deadline_ms",
        [](auto& c, const auto& k, const auto& v) {
          c.roundDeadline = std::chrono::milliseconds(toU64(k, v));

@@ -72,6 +72,8 @@ struct Heartbeat {
   step @0 :UInt64;
   round @1 :UInt32;
   sentNs @2 :Int64;
+  stepsDone @3 :UInt64;  # steps the sender's gossip has finished sending for (k + 1 after step
+                         # k's frames); 0: not stated (the transport's own idle heartbeats)
 }
 
 struct Goodbye {

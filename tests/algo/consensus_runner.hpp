@@ -27,6 +27,7 @@ struct ConsensusResult {
   std::vector<GossipStats> stats;
   std::vector<uint8_t> startedInSync;  // awaitNeighbours succeeded, per node
   uint64_t syncMisses = 0;  // syncReplicas: node-steps whose replicas never caught up
+  std::vector<std::vector<float>> params;  // every node's x after finish()
 };
 
 inline double consensusDistance(const std::vector<std::vector<float>>& x) {
@@ -43,13 +44,17 @@ inline double consensusDistance(const std::vector<std::vector<float>>& x) {
 
 // transports[i] is node i's endpoint; adjacency gives Metropolis-Hastings weights. lockStep: a
 // barrier after every step keeps the threads at the same step (as equally fast nodes are);
-// otherwise they run freely and the fastest may finish before the slowest starts.
+// otherwise they run freely and the fastest may finish before the slowest starts; jitterSeed
+// (free-running only, 0: none) makes each thread pause a random 0-200 us before each step, and
+// 2 ms one step in ten, so who runs ahead changes from run to run. closeOnFinish: each node
+// closes its transport right after finish(), as `murmur node` does.
 inline ConsensusResult runConsensus(const MethodConfig& methodIn,
                                     const std::vector<std::vector<NodeId>>& adjacency,
                                     std::vector<std::unique_ptr<Transport>>& transports,
                                     const std::vector<size_t>& sizes, uint64_t steps,
                                     double lr, bool lockStep = true, uint32_t seed = 3,
-                                    bool syncReplicas = false) {
+                                    bool syncReplicas = false, uint32_t jitterSeed = 0,
+                                    bool closeOnFinish = false) {
   const size_t n = adjacency.size();
   MethodConfig method = methodIn;
   // In lock-step the barrier already bounds every lag, and a lag wait there could only end at
@@ -112,7 +117,13 @@ inline ConsensusResult runConsensus(const MethodConfig& methodIn,
       } else {
         r.startedInSync[i] = gossips[i]->awaitNeighbours(std::chrono::milliseconds(300));
       }
+      std::mt19937 jitter(jitterSeed * 7919u + static_cast<uint32_t>(i));
+      std::uniform_int_distribution<int> pauseUs(0, 200);
       for (uint64_t k = 0; k < steps; ++k) {
+        if (jitterSeed != 0 && !lockStep) {
+          const int us = jitter() % 10 == 0 ? 2000 : pauseUs(jitter);
+          std::this_thread::sleep_for(std::chrono::microseconds(us));
+        }
         for (size_t p = 0; p < grad.size(); ++p) grad[p] = x[i][p] - c[i][p];
         gossips[i]->beforeUpdate(k);
         if (lockStep) sync.arrive_and_wait();  // nobody sends step k before all have mixed
@@ -141,6 +152,7 @@ inline ConsensusResult runConsensus(const MethodConfig& methodIn,
         }
       }
       gossips[i]->finish();
+      if (closeOnFinish) transports[i]->close("finished", std::chrono::milliseconds(500));
     });
   }
   for (auto& t : threads) t.join();
@@ -148,6 +160,7 @@ inline ConsensusResult runConsensus(const MethodConfig& methodIn,
   r.final = consensusDistance(x);
   r.meanError = meanError();
   for (const auto& gp : gossips) r.stats.push_back(gp->stats());
+  r.params = x;
   return r;
 }
 

@@ -348,10 +348,12 @@ TEST(Codec, SparseUpdateWithGolombRiceIndicesRoundTrips) {
 }
 
 TEST(Codec, SmallMessagesRoundTrip) {
-  auto hb = roundTrip(Heartbeat{123456789012ull, 42, -77});
+  auto hb = roundTrip(Heartbeat{123456789012ull, 42, -77, 9876543210ull});
   EXPECT_EQ(hb.step, 123456789012ull);
   EXPECT_EQ(hb.round, 42u);
   EXPECT_EQ(hb.sentNs, -77);
+  EXPECT_EQ(hb.stepsDone, 9876543210ull);
+  EXPECT_EQ(roundTrip(Heartbeat{1, 2, 3, 0}).stepsDone, 0u);  // the transport's keep-alive
   EXPECT_EQ(roundTrip(Goodbye{"training finished"}).reason, "training finished");
   EXPECT_EQ(roundTrip(Goodbye{""}).reason, "");
   auto kr = roundTrip(KeyframeRequest{kAllTensors, "gap in seq 5..9"});

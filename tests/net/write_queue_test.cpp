@@ -201,14 +201,15 @@ TEST(WriteQueueTest, KeyframeSupersedesQueuedUpdatesOfItsTensor) {
 
 TEST(WriteQueueTest, HeartbeatsCollapseWithoutGoingBackwards) {
   Pusher p(1);
-  p.push(Heartbeat{10, 4, 100});  // algo's round heartbeat
-  p.push(Heartbeat{11, 0, 200});  // the transport's idle heartbeat: round 0
+  p.push(Heartbeat{10, 4, 100, 10});  // algo's round heartbeat, after step 9's frames
+  p.push(Heartbeat{11, 0, 200, 0});   // the transport's idle heartbeat: round 0, no stepsDone
   auto out = p.drain();
   ASSERT_EQ(out.size(), 1u);
   const auto& hb = std::get<Heartbeat>(out[0]);
   EXPECT_EQ(hb.step, 11u);
   EXPECT_EQ(hb.round, 4u);
   EXPECT_EQ(hb.sentNs, 200);
+  EXPECT_EQ(hb.stepsDone, 10u);
 }
 
 TEST(WriteQueueTest, DeltaAfterKeyframeFoldsIntoIt) {
