@@ -29,12 +29,19 @@ bool sparseFits(const TensorUpdate& sparse, size_t n) {
   return sparse.indices.empty() || sparse.indices.back() < n;
 }
 
+// See mergeUpdates' comment on fp16: the same holds for every lossy value encoding.
+void asFloat32(TensorUpdate& u) {
+  u.fp16 = false;
+  u.int8Scale = 0.0f;
+}
+
 }  // namespace
 
-// fp16: each queued update was rounded to half precision by its sender, which mirrored exactly
-// that rounding in its copy of what the receiver holds. A sum of two rounded updates is not a
-// rounded value; rounding it again would make the receiver's replica drift from the sender's
-// copy with nothing to repair it. So a merged update always travels as float32.
+// fp16 and int8: each queued update was rounded by its sender (to half precision, or to its
+// int8 grid), which mirrored exactly that rounding in its copy of what the receiver holds. A sum
+// of two rounded updates is not on any such grid; rounding it again would make the receiver's
+// replica drift from the sender's copy with nothing to repair it. So a merged update always
+// travels as float32 (asFloat32).
 bool mergeUpdates(TensorUpdate& into, const TensorUpdate& next) {
   if (into.tensor != next.tensor) return false;
   const uint32_t mergedCount = into.merged + next.merged;
@@ -45,22 +52,22 @@ bool mergeUpdates(TensorUpdate& into, const TensorUpdate& next) {
     if (into.values.size() != next.values.size()) return false;
     for (size_t i = 0; i < into.values.size(); ++i) into.values[i] += next.values[i];
     into.step = next.step;
-    into.fp16 = false;  // see mergeUpdates' comment on fp16
+    asFloat32(into);
   } else if (into.kind == K::kMasked && next.kind == K::kMasked) {
     if (into.maskEpoch != next.maskEpoch || into.values.size() != next.values.size()) return false;
     for (size_t i = 0; i < into.values.size(); ++i) into.values[i] += next.values[i];
     into.step = next.step;
-    into.fp16 = false;  // see mergeUpdates' comment on fp16
+    asFloat32(into);
   } else if ((into.kind == K::kDense || into.kind == K::kKeyframe) && next.kind == K::kSparse) {
     if (!sparseFits(next, into.values.size())) return false;
     addSparse(into.values, next);
     into.step = next.step;
-    into.fp16 = false;  // see mergeUpdates' comment on fp16
+    asFloat32(into);
   } else if (into.kind == K::kSparse && next.kind == K::kDense) {
     if (!sparseFits(into, next.values.size())) return false;
     TensorUpdate sum = next;
     addSparse(sum.values, into);
-    sum.fp16 = false;  // see mergeUpdates' comment on fp16
+    asFloat32(sum);
     into = std::move(sum);
   } else if (into.kind == K::kSparse && next.kind == K::kSparse) {
     TensorUpdate sum = next;
@@ -83,7 +90,7 @@ bool mergeUpdates(TensorUpdate& into, const TensorUpdate& next) {
         sum.values.push_back(into.values[a++] + next.values[b++]);
       }
     }
-    sum.fp16 = false;  // see mergeUpdates' comment on fp16
+    asFloat32(sum);
     into = std::move(sum);
   } else {
     return false;

@@ -68,6 +68,32 @@ struct Pusher {
   }
 };
 
+// The same for int8: a sum of two grid values is off both grids. The queue must re-encode it
+// as float32; keeping the scale made the encoder refuse the merged frame (a node on a full link
+// with int8 values died with an internal error).
+TEST(WriteQueueTest, MergedInt8UpdatesTravelAsFloat32) {
+  for (UpdateKind kind : {UpdateKind::kDense, UpdateKind::kMasked, UpdateKind::kSparse}) {
+    Pusher p(1);  // always "behind": every push after the first merges
+    const bool sparse = kind == UpdateKind::kSparse;
+    TensorUpdate a = update(kind, 2, 1, {1.0f, -0.5f}, sparse ? std::vector<uint32_t>{0, 3}
+                                                              : std::vector<uint32_t>{});
+    TensorUpdate b = update(kind, 2, 2, {0.3f, 0.1f}, sparse ? std::vector<uint32_t>{0, 3}
+                                                             : std::vector<uint32_t>{});
+    a.int8Scale = 0.5f / 127.0f * 2.0f;  // 1.0 = 127 q; -0.5 off by rounding: make them fit
+    a.values = {127 * a.int8Scale, -64 * a.int8Scale};
+    b.int8Scale = 0.3f / 127.0f;
+    b.values = {127 * b.int8Scale, 42 * b.int8Scale};
+    const float sum0 = a.values[0] + b.values[0];
+    p.push(a);
+    p.push(b);
+    auto out = p.drain();
+    ASSERT_EQ(out.size(), 1u) << static_cast<int>(kind);
+    const auto& merged = std::get<TensorUpdate>(out[0]);
+    EXPECT_EQ(merged.int8Scale, 0.0f);
+    EXPECT_EQ(merged.values[0], sum0);
+    EXPECT_EQ(merged.merged, 2u);
+  }
+}
 TEST(MergeUpdatesTest, DenseIntoDenseSumsAndTracksSeq) {
   auto a = update(UpdateKind::kDense, 1, 5, {1, 2, 3});
   auto b = update(UpdateKind::kDense, 1, 6, {10, 20, 30});
