@@ -108,6 +108,17 @@ float quantizeInt8(std::span<float> values) {
   return scale;
 }
 
+float quantizeSign(std::span<float> values) {
+  double sum = 0.0;  // double: a float sum of many values loses the small ones
+  for (float v : values) sum += std::fabs(static_cast<double>(v));
+  const double mean = values.empty() ? 1.0 : sum / static_cast<double>(values.size());
+  const auto scale = static_cast<float>(std::clamp(
+      mean, static_cast<double>(std::numeric_limits<float>::min()),
+      static_cast<double>(std::numeric_limits<float>::max())));
+  for (float& v : values) v = v < 0.0f ? -scale : scale;
+  return scale;
+}
+
 void roundToHalf(std::span<float> values) {
   for (float& v : values) v = roundToHalf(v);
 }

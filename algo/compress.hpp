@@ -33,4 +33,11 @@ void roundToHalf(std::span<float> values);
 // residual. Values must be finite.
 float quantizeInt8(std::span<float> values);
 
+// Scaled sign (1 bit per value): every value becomes +scale or -scale (0 counts as +), scale =
+// mean |v|, the scale that minimises the squared error for those signs; a normal float however
+// small or large the values. Returns scale: what a sign TensorUpdate carries and decodes to bit
+// for bit. The error stays in the sender's residual (error feedback, as for int8), so what one
+// frame gets wrong the next carries. Values must be finite.
+float quantizeSign(std::span<float> values);
+
 }  // namespace murmur::algo

@@ -505,6 +505,7 @@ void Gossip::sendOne(uint32_t t, uint64_t k, Compression compression, bool fp16,
       for (size_t i = 0; i < n; ++i) u.values[i] = x[i] - xs[i];
       if (fp16) roundToHalf(u.values);
       if (config_.int8) u.int8Scale = quantizeInt8(u.values);
+      if (config_.sign) u.signScale = quantizeSign(u.values);
       // x~ follows the receiver's arithmetic exactly (x^ += d), so replica == x~ bit for bit.
       for (size_t i = 0; i < n; ++i) xs[i] += u.values[i];
       break;
@@ -522,6 +523,7 @@ void Gossip::sendOne(uint32_t t, uint64_t k, Compression compression, bool fp16,
       for (size_t i = 0; i < idx.size(); ++i) u.values[i] = x[idx[i]] - xs[idx[i]];
       if (fp16) roundToHalf(u.values);
       if (config_.int8) u.int8Scale = quantizeInt8(u.values);
+      if (config_.sign) u.signScale = quantizeSign(u.values);
       for (size_t i = 0; i < idx.size(); ++i) xs[idx[i]] += u.values[i];
       break;
     }

@@ -98,8 +98,9 @@ void validate(const MethodConfig& c) {
                  "method '{}': top-K fraction must be in (0, 1], got {}", c.name, c.topKFraction);
   MURMUR_ENFORCE(c.maskEvery >= 1, InputError, "method '{}': mask epoch length must be >= 1",
                  c.name);
-  MURMUR_ENFORCE(!(c.fp16 && c.int8), InputError,
-                 "method '{}': fp16 and int8 values are exclusive; pick one", c.name);
+  MURMUR_ENFORCE(static_cast<int>(c.fp16) + static_cast<int>(c.int8) + static_cast<int>(c.sign) <= 1,
+                 InputError, "method '{}': fp16, int8 and sign values are exclusive; pick one",
+                 c.name);
   MURMUR_ENFORCE(c.maskOwnFraction >= 0.0 && c.maskOwnFraction <= 1.0, InputError,
                  "method '{}': mask own fraction must be in [0, 1], got {}", c.name,
                  c.maskOwnFraction);

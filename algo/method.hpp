@@ -94,6 +94,11 @@ struct MethodConfig {
   // so x~ stays exact and the rounding error waits in the residual. Exclusive with fp16;
   // keyframes stay float32.
   bool int8 = false;
+  // Values travel as their signs, one bit each, with one float scale per frame (mean |v|): 32x
+  // fewer value bytes than float32, 8x fewer than int8. The sender quantises (quantizeSign), so
+  // x~ stays exact and what the signs got wrong waits in the residual, as with int8 (error
+  // feedback; EF-SignSGD, and CHOCO-SGD's sign compressor). Exclusive with fp16 and int8.
+  bool sign = false;
   // Tensors of fewer elements than this go dense whatever `compression` says (no votes, no
   // decision, no indices; fp16 still applies). A bias of 10 floats costs ~40 bytes dense but
   // three frames (vote, decision, values) of ~100 bytes of headers each when masked. 0: none.

@@ -36,6 +36,10 @@ struct TensorUpdate {
   // has put every value on that grid already (algo's quantizeInt8). Exclusive with fp16.
   // Must pass validInt8Scale.
   float int8Scale = 0.0f;
+  // Nonzero: values travel as one sign bit each, every value being +signScale or -signScale;
+  // the sender has put them there (algo's quantizeSign). Exclusive with fp16 and int8. Must
+  // pass validSignScale.
+  float signScale = 0.0f;
   std::vector<float> values;
   std::vector<uint32_t> indices;  // kSparse only
   // kKeyframe only, 0 otherwise. Nonzero with no values: "my copy of this tensor hashes to
@@ -51,6 +55,9 @@ struct TensorUpdate {
 inline bool validInt8Scale(float scale) {
   return std::isnormal(scale) && scale > 0.0f && std::isfinite(127.0f * scale);
 }
+
+// The sign scales both ends can use: a normal, finite, positive float.
+inline bool validSignScale(float scale) { return std::isnormal(scale) && scale > 0.0f; }
 
 // A node's votes (or decision) for the top-K mask of one tensor (or kAllTensors) for one epoch.
 // indices are strictly increasing and < universe; the codec picks bitmap or delta-varint.

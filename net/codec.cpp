@@ -286,9 +286,10 @@ TensorUpdate readTensorUpdate(wire::TensorUpdate::Reader r, const DecodeLimits& 
                  "tensor update: unknown update kind {}", kindRaw);
   u.kind = static_cast<UpdateKind>(kindRaw);
   auto encRaw = static_cast<uint16_t>(r.getValueEncoding());
-  MURMUR_ENFORCE(encRaw <= 2, ProtocolError, "tensor update: unknown value encoding {}", encRaw);
+  MURMUR_ENFORCE(encRaw <= 3, ProtocolError, "tensor update: unknown value encoding {}", encRaw);
   u.fp16 = encRaw == 1;
   const bool int8 = encRaw == 2;
+  const bool sign = encRaw == 3;
   const float scale = r.getValueScale();
   if (int8) {
     MURMUR_ENFORCE(validInt8Scale(scale), ProtocolError,
@@ -296,18 +297,47 @@ TensorUpdate readTensorUpdate(wire::TensorUpdate::Reader r, const DecodeLimits& 
                    "float with 127 * scale finite)",
                    u.tensor, scale);
     u.int8Scale = scale;
+  } else if (sign) {
+    MURMUR_ENFORCE(validSignScale(scale), ProtocolError,
+                   "tensor update for tensor {}: sign values with scale {} (want a normal "
+                   "positive float)",
+                   u.tensor, scale);
+    u.signScale = scale;
   } else {
     MURMUR_ENFORCE(scale == 0.0f, ProtocolError,
-                   "tensor update for tensor {}: a value scale without int8 values", u.tensor);
+                   "tensor update for tensor {}: a value scale without int8 or sign values",
+                   u.tensor);
   }
+  const unsigned pad = r.getSignPadBits();
+  MURMUR_ENFORCE(sign || pad == 0, ProtocolError,
+                 "tensor update for tensor {}: sign padding bits without sign values", u.tensor);
   checkTensorId(limits, u.tensor, false, "tensor update");
 
   auto values = r.getValues();
-  size_t elem = int8 ? 1 : u.fp16 ? sizeof(uint16_t) : sizeof(float);
-  MURMUR_ENFORCE(values.size() % elem == 0, ProtocolError,
-                 "tensor update for tensor {}: {} value bytes is not a multiple of {}", u.tensor,
-                 values.size(), elem);
-  size_t count = values.size() / elem;
+  size_t count = 0;
+  if (sign) {
+    MURMUR_ENFORCE(pad <= 7 && (pad == 0 || values.size() > 0), ProtocolError,
+                   "tensor update for tensor {}: {} sign padding bits on {} value bytes (want "
+                   "0-7, and 0 with no bytes)",
+                   u.tensor, pad, values.size());
+    count = values.size() * 8 - pad;
+    MURMUR_ENFORCE(u.kind != UpdateKind::kKeyframe, ProtocolError,
+                   "tensor update for tensor {}: a keyframe with sign values (keyframes carry "
+                   "the tensor itself)",
+                   u.tensor);
+    if (count % 8 != 0) {
+      const auto spare = static_cast<uint8_t>(0xFFu << (count % 8));
+      MURMUR_ENFORCE((values[values.size() - 1] & spare) == 0, ProtocolError,
+                     "tensor update for tensor {}: spare sign bits set after value {}", u.tensor,
+                     count);
+    }
+  } else {
+    const size_t elem = int8 ? 1 : u.fp16 ? sizeof(uint16_t) : sizeof(float);
+    MURMUR_ENFORCE(values.size() % elem == 0, ProtocolError,
+                   "tensor update for tensor {}: {} value bytes is not a multiple of {}",
+                   u.tensor, values.size(), elem);
+    count = values.size() / elem;
+  }
   MURMUR_ENFORCE(u.digest == 0 || u.kind == UpdateKind::kKeyframe, ProtocolError,
                  "tensor update for tensor {}: a digest on an update that is not a keyframe",
                  u.tensor);
@@ -338,7 +368,13 @@ TensorUpdate readTensorUpdate(wire::TensorUpdate::Reader r, const DecodeLimits& 
                    ProtocolError, "tensor update for tensor {}: unknown index encoding {}",
                    u.tensor, indexEncRaw);
   }
-  if (int8) {
+  if (sign) {
+    u.values.resize(count);
+    const uint8_t* bits = values.begin();
+    for (size_t i = 0; i < count; ++i) {
+      u.values[i] = (bits[i / 8] >> (i % 8)) & 1u ? -scale : scale;
+    }
+  } else if (int8) {
     u.values.resize(count);
     const auto* q = reinterpret_cast<const int8_t*>(values.begin());
     // Branch-free, on restrict-qualified locals, so it vectorises; an error is located after.
@@ -560,11 +596,17 @@ struct Encoder {
                    u.tensor);
     }
     const bool int8 = u.int8Scale != 0.0f;
-    MURMUR_CHECK(!int8 || (!u.fp16 && validInt8Scale(u.int8Scale)),
-                 "tensor update for tensor {}: int8 scale {} (fp16 {})", u.tensor, u.int8Scale,
-                 u.fp16);
+    const bool sign = u.signScale != 0.0f;
+    MURMUR_CHECK(!int8 || (!u.fp16 && !sign && validInt8Scale(u.int8Scale)),
+                 "tensor update for tensor {}: int8 scale {} (fp16 {}, sign scale {})", u.tensor,
+                 u.int8Scale, u.fp16, u.signScale);
+    MURMUR_CHECK(!sign || (!u.fp16 && validSignScale(u.signScale) &&
+                           u.kind != UpdateKind::kKeyframe),
+                 "tensor update for tensor {}: sign scale {} (fp16 {}, kind {})", u.tensor,
+                 u.signScale, u.fp16, static_cast<int>(u.kind));
     size_t valueBytes =
-        u.values.size() * (int8 ? 1 : u.fp16 ? sizeof(uint16_t) : sizeof(float));
+        sign ? (u.values.size() + 7) / 8
+             : u.values.size() * (int8 ? 1 : u.fp16 ? sizeof(uint16_t) : sizeof(float));
     IndexPlan indexPlan = u.kind == UpdateKind::kSparse ? planIndices(u.indices, std::nullopt)
                                                         : IndexPlan{};
     size_t indexBytes = indexPlan.bytes;
@@ -584,11 +626,25 @@ struct Encoder {
                  "tensor update for tensor {}: a digest on an update that is not a keyframe",
                  u.tensor);
     body.setDigest(u.digest);
-    body.setValueEncoding(int8     ? wire::ValueEncoding::INT8
+    body.setValueEncoding(sign     ? wire::ValueEncoding::SIGN1
+                          : int8   ? wire::ValueEncoding::INT8
                           : u.fp16 ? wire::ValueEncoding::BINARY16
                                    : wire::ValueEncoding::FLOAT32);
     auto values = body.initValues(static_cast<unsigned>(valueBytes));
-    if (int8) {
+    if (sign) {
+      body.setValueScale(u.signScale);
+      body.setSignPadBits(static_cast<uint8_t>(valueBytes * 8 - u.values.size()));
+      uint8_t* bits = values.begin();
+      std::memset(bits, 0, valueBytes);  // the spare bits of the last byte stay 0
+      const float s = u.signScale;
+      for (size_t i = 0; i < u.values.size(); ++i) {
+        const float v = u.values[i];
+        MURMUR_CHECK(v == s || v == -s,
+                     "tensor update for tensor {}: value {} at {} is not +-{} (sign values)",
+                     u.tensor, v, i, s);
+        bits[i / 8] |= static_cast<uint8_t>((v < 0.0f ? 1u : 0u) << (i % 8));
+      }
+    } else if (int8) {
       body.setValueScale(u.int8Scale);
       auto* q = reinterpret_cast<int8_t*>(values.begin());
       // v * (1 / scale) is within a few ulp of the integer q for a value the sender put on the

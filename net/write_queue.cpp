@@ -33,12 +33,13 @@ bool sparseFits(const TensorUpdate& sparse, size_t n) {
 void asFloat32(TensorUpdate& u) {
   u.fp16 = false;
   u.int8Scale = 0.0f;
+  u.signScale = 0.0f;
 }
 
 }  // namespace
 
-// fp16 and int8: each queued update was rounded by its sender (to half precision, or to its
-// int8 grid), which mirrored exactly that rounding in its copy of what the receiver holds. A sum
+// fp16, int8 and sign: each queued update was rounded by its sender (to half precision, its
+// int8 grid or +-scale), which mirrored exactly that rounding in its copy of what the receiver holds. A sum
 // of two rounded updates is not on any such grid; rounding it again would make the receiver's
 // replica drift from the sender's copy with nothing to repair it. So a merged update always
 // travels as float32 (asFloat32).

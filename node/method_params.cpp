@@ -98,6 +98,7 @@ const std::map<std::string, Setter>& setters() {
       {"dense_below",
        [](auto& c, const auto& k, const auto& v) { c.denseBelow = static_cast<size_t>(toU64(k, v)); }},
       {"int8", [](auto& c, const auto& k, const auto& v) { c.int8 = toBool(k, v); }},
+      {"sign", [](auto& c, const auto& k, const auto& v) { c.sign = toBool(k, v); }},
       {"final_dense", [](auto& c, const auto& k, const auto& v) { c.finalDense = toBool(k, v); }},
       {"digest_keyframes",
        [](auto& c, const auto& k, const auto& v) { c.digestKeyframes = toBool(k, v); }},

@@ -22,6 +22,8 @@ enum ValueEncoding {
   float32 @0;   # 4 bytes per value, little-endian IEEE binary32
   binary16 @1;  # 2 bytes per value, little-endian IEEE binary16 (lossy)
   int8 @2;      # 1 byte per value, two's complement q in [-127, 127]; value = q * valueScale
+  sign1 @3;     # 1 bit per value, LSB first: set = -valueScale, clear = +valueScale; the
+                # last byte's top signPadBits bits are spare and 0
 }
 
 enum IndexEncoding {
@@ -44,7 +46,11 @@ struct TensorUpdate {
   indices @8 :Data;  # sparse only: as many as there are values, in indexEncoding
   digest @9 :UInt64;  # keyframe only: with no values, "the tensor hashes to this" (algo/)
   indexEncoding @10 :IndexEncoding;  # sparse only: deltaVarint or golombRice (never bitmap)
-  valueScale @11 :Float32;  # int8 values only: finite, > 0; value = float(q) * valueScale
+  valueScale @11 :Float32;  # int8 and sign1 values only: finite, > 0 (int8: value = float(q) *
+                            # valueScale; sign1: value = +-valueScale)
+  signPadBits @12 :UInt8;   # sign1 only: spare bits in the last values byte, 0-7 (0 otherwise);
+                            # values = 8 * bytes - signPadBits. A UInt8 fits the data section's
+                            # free bytes, so no update grows by a word
 }
 
 struct IndexSet {

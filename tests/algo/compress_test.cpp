@@ -113,6 +113,49 @@ TEST(Int8, QuantisesOntoTheGridOfMaxOver127) {
   for (float x : huge) EXPECT_TRUE(std::isfinite(x)) << x;
 }
 
+TEST(Sign, ValuesBecomePlusOrMinusTheMeanMagnitude) {
+  std::vector<float> v = {0.5f, -1.5f, 0.0f, 2.0f};
+  const float scale = quantizeSign(v);
+  EXPECT_FLOAT_EQ(scale, 1.0f);  // (0.5 + 1.5 + 0 + 2) / 4
+  EXPECT_EQ(v, (std::vector<float>{1.0f, -1.0f, 1.0f, 1.0f}));  // 0 counts as +
+  // The mean magnitude minimises the squared error for these signs: a nudge either way costs.
+  auto err = [](const std::vector<float>& x, float s) {
+    double e = 0;
+    for (float f : x) e += (std::fabs(f) - s) * (std::fabs(f) - s);
+    return e;
+  };
+  const std::vector<float> w = {0.3f, -0.1f, 0.7f, -0.2f, 0.05f};
+  auto q = w;
+  const float s = quantizeSign(q);
+  EXPECT_LT(err(w, s), err(w, s * 1.05f));
+  EXPECT_LT(err(w, s), err(w, s * 0.95f));
+  // Error feedback: what the signs got wrong stays in the residual, and repeated frames of the
+  // same residual converge on it (the sum of what was sent approaches the change).
+  std::vector<float> change = {0.9f, -0.05f, 0.3f, -0.6f, 0.01f, 0.0f, 0.2f, -0.25f};
+  std::vector<float> sent(change.size(), 0.0f);
+  double firstErr = 0, lastErr = 0;
+  for (int round = 0; round < 60; ++round) {
+    std::vector<float> residual(change.size());
+    for (size_t i = 0; i < change.size(); ++i) residual[i] = change[i] - sent[i];
+    double e = 0;
+    for (float r : residual) e += static_cast<double>(r) * r;
+    if (round == 0) firstErr = e;
+    lastErr = e;
+    quantizeSign(residual);
+    for (size_t i = 0; i < change.size(); ++i) sent[i] += residual[i];
+  }
+  EXPECT_LT(lastErr, 0.1 * firstErr);
+  // All zero, tiny and huge: the scale stays a valid wire scale and every value finite.
+  std::vector<float> zeros(3, 0.0f);
+  EXPECT_TRUE(validSignScale(quantizeSign(zeros)));
+  std::vector<float> tiny = {std::numeric_limits<float>::denorm_min(), 0.0f};
+  EXPECT_TRUE(validSignScale(quantizeSign(tiny)));
+  const float big = std::numeric_limits<float>::max();
+  std::vector<float> huge = {big, -big, big};
+  EXPECT_TRUE(validSignScale(quantizeSign(huge)));
+  for (float x : huge) EXPECT_TRUE(std::isfinite(x));
+}
+
 TEST(Half, RoundsToNearestEvenAndStaysFinite) {
   EXPECT_EQ(roundToHalf(1.0f), 1.0f);
   EXPECT_EQ(roundToHalf(1.0f + std::ldexp(1.0f, -11)), 1.0f);  // tie -> even

@@ -55,11 +55,15 @@ INSTANTIATE_TEST_SUITE_P(EveryMethod, ConsensusInMemory, ::testing::ValuesIn(met
 TEST(InMemoryGossip, Fp16AndSparseReplicasMatchTheSenderBitForBit) {
   // The sender rounds to binary16 itself, so the codec's conversion must be lossless on it.
   const auto adj = FakeNetwork::ring(2);
-  for (const char* name : {"dpsgd", "eventgrad-topk", "eventgrad-vote"}) {
+  // Sign values likewise: +-scale decodes to the sender's floats exactly.
+  for (const std::string name : {"dpsgd", "eventgrad-topk", "eventgrad-vote", "dpsgd+sign",
+                                 "eventgrad-topk+sign", "eventgrad-vote+sign"}) {
     net::InMemoryNetwork network(2, adj);
     auto transports = endpoints(network, 2);
-    MethodConfig method = parseMethod(name);
-    method.fp16 = true;
+    const bool sign = name.ends_with("+sign");
+    MethodConfig method = parseMethod(name.substr(0, name.find('+')));
+    method.fp16 = !sign;
+    method.sign = sign;
     method.maskEvery = 3;
     const auto layout = testing::makeLayout({6, 10, 3});
     std::vector<std::vector<float>> x(2, std::vector<float>(layout.total, 0.5f));

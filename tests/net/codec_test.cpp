@@ -426,7 +426,8 @@ size_t findUnique(const Bytes& hay, std::span<const uint8_t> needle) {
 // An update encoded with its tensor and merged fields set to a byte pattern, and the offset of
 // its data section, for tests that patch one field on the wire. TensorUpdate's data section:
 // tensor u32 @0, merged u32 @4, seq u64 @8, step u64 @16, kind u16 @24, valueEncoding u16 @26,
-// maskEpoch u32 @28, digest u64 @32, indexEncoding u16 @40, valueScale f32 @44.
+// maskEpoch u32 @28, digest u64 @32, indexEncoding u16 @40, signPadBits u8 @42, valueScale f32
+// @44.
 struct LocatedUpdate {
   Bytes bytes;
   size_t data = 0;
@@ -838,12 +839,87 @@ TEST(CodecHostile, BadInt8ScalesAndBytesAreRejected) {
   auto [plain, p] = encodeLocated(in);
   const float half = 0.5f;
   std::memcpy(plain.data() + p + 44, &half, 4);
-  expectProtocolError(plain, {}, "a value scale without int8 values");
+  expectProtocolError(plain, {}, "a value scale without int8 or sign values");
   // q = -128 is outside the symmetric range the sender uses.
   Bytes minus128 = good;
   const size_t last = findUnique(minus128, std::vector<uint8_t>{0x01, 0xFF, 0x00});
   minus128[last + 1] = 0x80;
   expectProtocolError(minus128, {}, "int8 value -128 at position 1");
+}
+
+TEST(Codec, SignValuesRoundTripBitExactAtOneBitPerValue) {
+  const float s = 0.0375f;
+  for (UpdateKind kind : {UpdateKind::kDense, UpdateKind::kMasked, UpdateKind::kSparse}) {
+    for (size_t n : {size_t{1}, size_t{8}, size_t{13}, size_t{1000}}) {
+      std::vector<float> values(n);
+      for (size_t i = 0; i < n; ++i) values[i] = (i * 7) % 3 == 0 ? -s : s;
+      std::vector<uint32_t> indices;
+      if (kind == UpdateKind::kSparse) {
+        for (size_t i = 0; i < n; ++i) indices.push_back(static_cast<uint32_t>(3 * i + 1));
+      }
+      auto in = makeUpdate(kind, values, indices);
+      in.signScale = s;
+      auto out = roundTrip(in);
+      expectHeaderEq(in, out);
+      EXPECT_EQ(out.signScale, s);
+      EXPECT_EQ(out.int8Scale, 0.0f);
+      expectSameBits(out.values, in.values);
+      EXPECT_EQ(out.indices, in.indices);
+      if (n == 1000 && kind == UpdateKind::kDense) {
+        auto f32 = in;
+        f32.signScale = 0.0f;
+        // 1000 values: 4000 bytes as float32, 125 as signs (word padding aside).
+        EXPECT_GE(encodePayload(Message(f32)).size() - encodePayload(Message(in)).size(),
+                  4000u - 125u - 8u);
+      }
+    }
+  }
+  // A sender's broken invariants are internal errors, not wire garbage.
+  auto in = makeUpdate(UpdateKind::kDense, {s, -s, s});
+  in.signScale = s;
+  auto off = in;
+  off.values[1] = -0.5f * s;
+  EXPECT_THROW(encodePayload(Message(off)), InternalError);
+  auto both = in;
+  both.int8Scale = 1.0f / 127.0f;
+  EXPECT_THROW(encodePayload(Message(both)), InternalError);
+  auto key = in;
+  key.kind = UpdateKind::kKeyframe;
+  EXPECT_THROW(encodePayload(Message(key)), InternalError);
+}
+
+TEST(CodecHostile, BadSignScalesPaddingAndBitsAreRejected) {
+  // valueScale f32 @44, signPadBits u8 @42 in the data section (see encodeLocated). 13 values
+  // whose sign bits are the bytes A5 15 (set = negative), easy to find on the wire.
+  std::vector<float> values(13, 0.5f);
+  for (int i : {0, 2, 5, 7, 8, 10, 12}) values[static_cast<size_t>(i)] = -0.5f;
+  auto in = makeUpdate(UpdateKind::kDense, values);
+  in.signScale = 0.5f;
+  const auto [good, at] = encodeLocated(in);
+  float onWire;
+  std::memcpy(&onWire, good.data() + at + 44, 4);
+  ASSERT_EQ(onWire, 0.5f);
+  ASSERT_EQ(good[at + 42], 3);  // 16 bits carry 13 values
+  for (float bad : {0.0f, -1.0f, std::numeric_limits<float>::quiet_NaN(),
+                    std::numeric_limits<float>::infinity(),
+                    std::numeric_limits<float>::denorm_min()}) {
+    Bytes b = good;
+    std::memcpy(b.data() + at + 44, &bad, 4);
+    expectProtocolError(b, {}, "sign values with scale");
+  }
+  expectPatchRejected(good, at + 42, 8, "8 sign padding bits on 2 value bytes");
+  // Another padding is another count: 16 - 5 = 11 values, and then bit 12 is a spare bit set.
+  expectPatchRejected(good, at + 42, 5, "spare sign bits set after value 11");
+  // The spare bits after the last value must be 0: one encoding per update.
+  const size_t bitsAt = findUnique(good, std::vector<uint8_t>{0xA5, 0x15});
+  expectPatchRejected(good, bitsAt + 1, 0x35, "spare sign bits set after value 13");
+  // Against the tensor size, as for every dense update (makeUpdate's tensor is 3).
+  DecodeLimits model;
+  model.tensorSizes = {1, 1, 1, 14};
+  expectProtocolError(encodePayload(Message(in)), model, "13 values, the tensor has 14");
+  // Padding bits on float32 values.
+  auto [f32, p] = encodeLocated(makeUpdate(UpdateKind::kDense, {1.0f}));
+  expectPatchRejected(f32, p + 42, 1, "sign padding bits without sign values");
 }
 
 TEST(CodecHostile, DigestOnlyOnKeyframes) {

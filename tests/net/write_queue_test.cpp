@@ -93,6 +93,19 @@ TEST(WriteQueueTest, MergedInt8UpdatesTravelAsFloat32) {
     EXPECT_EQ(merged.values[0], sum0);
     EXPECT_EQ(merged.merged, 2u);
   }
+  // Sign values: +-0.25 and +-0.125 sum to 0.375 or 0.125, neither of them +-either scale.
+  Pusher p(1);
+  TensorUpdate a = update(UpdateKind::kDense, 4, 1, {0.25f, -0.25f});
+  TensorUpdate b = update(UpdateKind::kDense, 4, 2, {0.125f, 0.125f});
+  a.signScale = 0.25f;
+  b.signScale = 0.125f;
+  p.push(a);
+  p.push(b);
+  auto out = p.drain();
+  ASSERT_EQ(out.size(), 1u);
+  const auto& merged = std::get<TensorUpdate>(out[0]);
+  EXPECT_EQ(merged.signScale, 0.0f);
+  EXPECT_EQ(merged.values, (std::vector<float>{0.375f, -0.125f}));
 }
 TEST(MergeUpdatesTest, DenseIntoDenseSumsAndTracksSeq) {
   auto a = update(UpdateKind::kDense, 1, 5, {1, 2, 3});

@@ -42,6 +42,9 @@ int main(int argc, char** argv) {
   TensorUpdate int8 = dense;
   int8.kind = UpdateKind::kMasked;
   int8.int8Scale = 0.25f;  // 0.5 is q = 2 on that grid
+  TensorUpdate sign = sparse;
+  sign.values = {0.5f, -0.5f, 0.5f};
+  sign.signScale = 0.5f;
   TensorUpdate digest = dense;
   digest.kind = UpdateKind::kKeyframe;
   digest.values.clear();
@@ -61,6 +64,7 @@ int main(int argc, char** argv) {
       {"fp16", encodePayload(Message(half))},
       {"sparse_rice", encodePayload(Message(riceSparse))},
       {"int8", encodePayload(Message(int8))},
+      {"sign", encodePayload(Message(sign))},
       {"keyframe_digest", encodePayload(Message(digest))},
       {"decision_against_vote", encodePayload(Message(againstVote))},
       {"vote", encodePayload(Message(varint))},
