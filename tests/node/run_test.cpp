@@ -66,6 +66,52 @@ TEST(Run, TwoNodesTrainGossipAndSummarise) {
   fs::remove(dir.string() + ".out");
 }
 
+// Four node processes over loopback TCP, scheduled however the kernel likes: with lockstep the
+// same seed gives the same models, bit for bit, in every node's checkpoint.
+TEST(Run, LockstepRunsRepeatBitForBit) {
+  const auto base = fs::temp_directory_path() / ("murmur_run_lockstep_" + std::to_string(::getpid()));
+  fs::remove_all(base);
+  std::vector<std::string> checkpoints[2];
+  for (int r = 0; r < 2; ++r) {
+    const auto dir = base / std::to_string(r);
+    fs::create_directories(base);
+    const int port = testing::freePortBase(4);
+    const std::string cmd =
+        std::string(MURMUR_BINARY) +
+        " run --quiet --nodes 4 --graph ring --method eventgrad --steps 40 --eval-every 20"
+        " --train-limit 1280 --test-limit 100 --deadline 120 --seed 7"
+        " --param lockstep=true --param scale=2 --param public_mix=true --param warmup=5"
+        " --base-port " + std::to_string(port) + " --out " + dir.string() + " > " +
+        (dir.string() + ".out") + " 2>&1";
+    const int st = std::system(cmd.c_str());
+    std::ifstream outFile(dir.string() + ".out");
+    std::stringstream out;
+    out << outFile.rdbuf();
+    ASSERT_TRUE(WIFEXITED(st)) << out.str();
+    ASSERT_EQ(WEXITSTATUS(st), 0) << out.str();
+    for (int n = 0; n < 4; ++n) {
+      const auto nodeDir = dir / ("node-" + std::to_string(n));
+      std::ifstream ck(nodeDir / "checkpoint.bin", std::ios::binary);
+      std::stringstream bytes;
+      bytes << ck.rdbuf();
+      ASSERT_FALSE(bytes.str().empty()) << "node " << n << " wrote no checkpoint";
+      checkpoints[r].push_back(bytes.str());
+      const auto status = readNodeStatus(nodeDir / "metrics.jsonl");
+      EXPECT_EQ(status.step, 40) << "node " << n;
+    }
+    // No wait ran into its deadline: the run was lock-step all along, as the promise requires.
+    std::ifstream metrics(dir / "node-0" / "metrics.jsonl");
+    std::stringstream m;
+    m << metrics.rdbuf();
+    EXPECT_NE(m.str().find("\"lockstep_timeouts\":0"), std::string::npos);
+  }
+  for (int n = 0; n < 4; ++n) {
+    EXPECT_TRUE(checkpoints[0][static_cast<size_t>(n)] == checkpoints[1][static_cast<size_t>(n)])
+        << "node " << n << ": the two runs' checkpoints differ";
+  }
+  fs::remove_all(base);
+}
+
 TEST(Run, DeadlineStopsNodesWhichSaveAndSayWhy) {
   const auto dir = fs::temp_directory_path() / ("murmur_run_deadline_" + std::to_string(::getpid()));
   fs::remove_all(dir);
