@@ -111,6 +111,7 @@ Gossip::Gossip(MethodConfig config, const nn::TensorLayout& layout, std::span<fl
   triggers_.reserve(nt);
   for (size_t t = 0; t < nt; ++t) triggers_.emplace_back(config_.eventgrad, firstStep);
   ownMask_.resize(nt);
+  mixStale_.assign(nt, 0);
   stats_.eventsPerTensor.assign(nt, 0);
 }
 
@@ -181,6 +182,7 @@ void Gossip::handleEvent(const PeerEvent& event) {
 
 void Gossip::invalidate(Peer& peer, uint32_t t, bool requestNow) {
   peer.valid[t] = 0;
+  mixStale_[t] = 0;  // its weight moves to self: the mix changes
   if (requestNow) {
     peer.requestNow[t] = 1;
   } else {
@@ -313,6 +315,7 @@ void Gossip::foldUpdate(Peer& peer, TensorUpdate& u) {
     peer.requestNow[t] = 0;
     peer.lastSeq[t] = u.seq;
     ++stats_.updatesReceived;
+    mixStale_[t] = 0;
     return;
   }
   if (u.kind == UpdateKind::kKeyframe) {
@@ -331,6 +334,7 @@ void Gossip::foldUpdate(Peer& peer, TensorUpdate& u) {
     peer.requestNow[t] = 0;
     peer.lastSeq[t] = u.seq;
     ++stats_.updatesReceived;
+    mixStale_[t] = 0;
     return;
   }
 
@@ -355,6 +359,7 @@ void Gossip::foldUpdate(Peer& peer, TensorUpdate& u) {
   }
   peer.lastSeq[t] = u.seq;
   ++stats_.updatesReceived;
+  mixStale_[t] = 0;
 }
 
 bool Gossip::applyUpdate(Peer& peer, const TensorUpdate& u) {
@@ -532,6 +537,7 @@ void Gossip::sendOne(uint32_t t, uint64_t k, Compression compression, bool fp16,
   for (const auto& peer : peers_) {
     if (!peer.owedKeyframe[t] && transport_.isUp(peer.id)) to.push_back(peer.id);
   }
+  mixStale_[t] = 0;
   if (to.empty()) return;  // x~ still moved: a peer that comes back gets it in its keyframe
   stats_.updateFramesSent += to.size();
   stats_.valuesSent += u.values.size() * to.size();
@@ -606,7 +612,7 @@ void Gossip::runMaskEpoch(uint32_t epoch) {
 // ---------------------------------------------------------------------------------------------
 // Mixing and the step hooks
 
-void Gossip::mix(double gamma) {
+void Gossip::mix(double gamma, bool force) {
   const auto nt = static_cast<uint32_t>(layout_.tensors.size());
   std::vector<uint8_t> up(peers_.size());
   for (size_t j = 0; j < peers_.size(); ++j) up[j] = transport_.isUp(peers_[j].id) ? 1 : 0;
@@ -628,6 +634,11 @@ void Gossip::mix(double gamma) {
       mixInto(x, self, terms);
       continue;
     }
+    if (config_.publicMixFresh && mixStale_[t] && !force) {
+      ++stats_.staleMixesSkipped;
+      continue;
+    }
+    mixStale_[t] = 1;  // until a public copy of t changes
     // x <- x + gamma sum_j W_ij (x^_j - x~): the neighbours' public copies are mixed against this
     // node's public copy x~, so the part of x not yet sent (x - x~) is kept, not pulled back
     // toward the neighbours' stale coordinates; and since x^_j == x~_j, the sum of the x_i is
@@ -878,7 +889,7 @@ void Gossip::finalDenseExchange() {
   sendHeartbeat(marker);
   if (config_.lockstep) {
     if (!awaitStepsDone(marker + 1)) ++stats_.finalExchangeTimeouts;
-    mix(1.0);
+    mix(1.0, /*force=*/true);
     return;
   }
   auto complete = [&] {
@@ -893,7 +904,7 @@ void Gossip::finalDenseExchange() {
   if (!drainUntil(complete, config_.roundDeadline)) ++stats_.finalExchangeTimeouts;
   // Replicas now hold the neighbours' x (to fp16 rounding) and x~ == x here: gamma 1 is one
   // exact averaging step, where the training-time gamma < 1 would leave most of the gap.
-  mix(1.0);
+  mix(1.0, /*force=*/true);
 }
 
 void Gossip::closeFinalRound() {

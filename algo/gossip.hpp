@@ -59,6 +59,7 @@ struct GossipStats {
   uint64_t lockstepWaits = 0;            // lockstep: mixes that waited for a neighbour's step
   uint64_t lockstepTimeouts = 0;         // ... and gave up at the deadline (not reproducible)
   uint64_t mixes = 0;
+  uint64_t staleMixesSkipped = 0;        // publicMixFresh: tensor mixes skipped, nothing new
   uint64_t finalExchangeTimeouts = 0;    // finalDense: neighbours' final deltas not all in time
   uint32_t round = 0;                    // last completed round
   double meanStaleness = 0.0;            // steps between now and the newest step heard, over
@@ -194,8 +195,9 @@ class Gossip {
   bool compressible(uint32_t t) const;
   // After every frame of step k: stepsDone = k + 1.
   void sendHeartbeat(uint64_t k);
-  // gamma: the public-copy consensus step (config.publicMixStep unless overridden).
-  void mix(double gamma);
+  // gamma: the public-copy consensus step (config.publicMixStep unless overridden). force: mix
+  // every tensor even where config.publicMixFresh would skip it (the final exchange).
+  void mix(double gamma, bool force = false);
   void mix() { mix(config_.publicMixStep); }
   void closeFinalRound();
   // config.finalDense: every tensor's whole residual densely, a marker heartbeat, a bounded
@@ -235,6 +237,9 @@ class Gossip {
   std::map<std::pair<uint32_t, uint32_t>, std::map<NodeId, std::vector<uint32_t>>> votes_;
 
   std::vector<float> mixScratch_;  // one tensor's x - x~ while it is mixed
+  // Per tensor: 1 once it was mixed with public copies and none of them (ours, a replica, a
+  // replica's validity) has changed since; config.publicMixFresh skips such a mix.
+  std::vector<uint8_t> mixStale_;
   std::vector<Envelope> inbox_;
   std::vector<PeerEvent> events_;
   GossipStats stats_;

@@ -89,6 +89,14 @@ struct MethodConfig {
   // (0, 1]. CHOCO-gossip needs gamma < 1 under compression: 1 diverged on the consensus test,
   // 0.5 on lenet5 (docs/ALGORITHMS.md); 0.05-0.2 all trained well there.
   double publicMixStep = 0.1;
+  // With mixPublicCopies and every-step mixing: mix a tensor only when one of the public copies
+  // it mixes (its own x~, a neighbour's replica) changed since its last mix. The correction
+  // gamma sum_j W_ij (x^_j - x~) does not change while nobody sends, so applying it every
+  // silent step adds the same displacement again and again: s silent steps act like one mix of
+  // step s * gamma, which past 2 / (1 - lambda_min(W)) amplifies the graph's oscillating mode
+  // (an EventGraD run at scale 3, gamma 0.5 on the 2x4 torus, lambda_min -0.5, blew its
+  // consensus distance from 0.05 to 25 in its last 60 steps; docs/RESULTS.md).
+  bool publicMixFresh = false;
   bool fp16 = false;          // values travel as binary16; the sender rounds, so x~ stays exact
   // Values travel as int8 with one float scale per frame (max |v| / 127); the sender quantises,
   // so x~ stays exact and the rounding error waits in the residual. Exclusive with fp16;

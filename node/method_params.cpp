@@ -94,6 +94,8 @@ const std::map<std::string, Setter>& setters() {
       {"public_mix", [](auto& c, const auto& k, const auto& v) { c.mixPublicCopies = toBool(k, v); }},
       {"public_mix_step",
        [](auto& c, const auto& k, const auto& v) { c.publicMixStep = toDouble(k, v); }},
+      {"public_mix_fresh",
+       [](auto& c, const auto& k, const auto& v) { c.publicMixFresh = toBool(k, v); }},
       {"fp16", [](auto& c, const auto& k, const auto& v) { c.fp16 = toBool(k, v); }},
       {"dense_below",
        [](auto& c, const auto& k, const auto& v) { c.denseBelow = static_cast<size_t>(toU64(k, v)); }},

@@ -60,8 +60,8 @@ def load_run(run_dir):
         m = nd / "metrics.jsonl"
         if m.exists():
             recs[int(nd.name.split("-")[1])] = read_jsonl(m)
-    if not recs:
-        return None
+    if not recs or not all(recs.values()):
+        return None  # not started, or a node has not written its first record yet
     finals = {}
     for i, rs in recs.items():
         fin = [r for r in rs if r["event"] in ("final", "stopped")]
@@ -128,7 +128,9 @@ def group_key(r):
 
 
 def is_baseline(r):
-    return (r["meta"].get("label") or r["name"].rsplit("-", 1)[-1]) == "dpsgd" or r["name"].endswith("-dpsgd")
+    """D-PSGD as the preset, or a labelled D-PSGD such as dpsgd@ls (lockstep, round 5)."""
+    lab = r["meta"].get("label") or r["name"].rsplit("-", 1)[-1]
+    return lab == "dpsgd" or lab.startswith("dpsgd@") or r["name"].endswith("-dpsgd")
 
 
 def fmt_bytes(b):

@@ -690,6 +690,41 @@ TEST(Gossip, MixingEveryStepKeepsTheAverage) {
   EXPECT_LT(spread(), s0 * 1e-4);
 }
 
+// Public-copy mixing while nobody sends: the correction sum_j W_ij (x^_j - x~) stays the same,
+// so mixing every silent step adds it again and again. publicMixFresh mixes once per change.
+TEST(Gossip, PublicMixFreshAppliesAnUnchangedCorrectionOnce) {
+  for (bool fresh : {false, true}) {
+    MethodConfig m = parseMethod("eventgrad");
+    m.eventgrad.adaptive = false;
+    m.eventgrad.staticThreshold = 1e9;  // silent after the warm-up step...
+    m.eventgrad.warmup = 1;
+    m.eventgrad.maxSilence = 4;         // ...until the maximum silence fires every tensor
+    m.mixPublicCopies = true;
+    m.publicMixStep = 0.5;
+    m.publicMixFresh = fresh;
+    m.maxStepLag = 0;
+    m.digestKeyframes = false;  // distinct starting points: full keyframes at once
+    Cluster c(FakeNetwork::ring(3), kSizes, m, SteadyClock::instance());
+    for (auto& g : c.gossips) g->afterUpdate(0);  // keyframes, then step 0 sends everything
+    std::vector<std::vector<float>> moved;  // node 0 after each beforeUpdate
+    for (uint64_t k = 1; k <= 6; ++k) {
+      for (auto& g : c.gossips) g->beforeUpdate(k);
+      moved.push_back(c.x[0]);
+      for (auto& g : c.gossips) g->afterUpdate(k);
+    }
+    // Step 1 mixes what step 0 sent. Steps 2-4 see no new public copy; the maximum silence
+    // fires at step 4 (4 silent steps after step 0), so step 5 has something new to mix.
+    EXPECT_FALSE(bitwiseEqual(moved[0], c.x[1]));
+    for (size_t k = 1; k <= 3; ++k) {
+      EXPECT_EQ(bitwiseEqual(moved[k], moved[k - 1]), fresh) << "step " << k + 1;
+    }
+    EXPECT_FALSE(bitwiseEqual(moved[4], moved[3])) << "fresh " << fresh;
+    if (fresh) {
+      EXPECT_EQ(c.gossips[0]->stats().staleMixesSkipped, 4u * kSizes.size());  // steps 2-4, 6
+    }
+  }
+}
+
 TEST(Gossip, FinishClosesAnUnfinishedRoundAndMixes) {
   // Local SGD with rounds of 5 steps, stopped after 7: the last 2 steps are averaged by finish()
   // (both nodes at once, on threads), not left unmixed.
