@@ -43,13 +43,7 @@ TEST_P(ConsensusFake, FourNodeRingAgreesOnTheMean) {
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryMethod, ConsensusFake, ::testing::ValuesIn(methodNames()),
-                         [](const auto& param) {
-                           std::string s = param.param;
-                           for (auto& ch : s) {
-                             if (ch == '-') ch = '_';
-                           }
-                           return s;
-                         });
+                         [](const auto& param) { return testing::presetTestName(param.param); });
 
 TEST(ConsensusFake, RoundsSurviveLostRoundHeartbeats) {
   // A transport may fold a queued round heartbeat into its own keep-alive (round 0); the round

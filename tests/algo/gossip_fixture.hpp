@@ -84,4 +84,12 @@ struct Cluster {
   std::vector<std::unique_ptr<Gossip>> gossips;
 };
 
+// A gtest parameter name for a method preset ("eventgrad-vote" -> "eventgrad_vote"): gtest
+// names allow only [A-Za-z0-9_].
+inline std::string presetTestName(const std::string& preset) {
+  std::string s = preset;
+  std::replace(s.begin(), s.end(), '-', '_');
+  return s;
+}
+
 }  // namespace murmur::algo::testing

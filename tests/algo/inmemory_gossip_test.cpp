@@ -44,13 +44,7 @@ TEST_P(ConsensusInMemory, FourNodeRingAgreesOnTheMean) {
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryMethod, ConsensusInMemory, ::testing::ValuesIn(methodNames()),
-                         [](const auto& param) {
-                           std::string s = param.param;
-                           for (auto& ch : s) {
-                             if (ch == '-') ch = '_';
-                           }
-                           return s;
-                         });
+                         [](const auto& param) { return testing::presetTestName(param.param); });
 
 TEST(InMemoryGossip, Fp16AndSparseReplicasMatchTheSenderBitForBit) {
   // The sender rounds to binary16 itself, so the codec's conversion must be lossless on it.

@@ -101,13 +101,7 @@ TEST_P(LockstepInMemory, FreeRunningNodesEndWhereSynchronousNodesEnd) {
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryMethod, LockstepInMemory, ::testing::ValuesIn(methodNames()),
-                         [](const auto& param) {
-                           std::string s = param.param;
-                           for (auto& ch : s) {
-                             if (ch == '-') ch = '_';
-                           }
-                           return s;
-                         });
+                         [](const auto& param) { return testing::presetTestName(param.param); });
 
 TEST(Lockstep, VotedMaskRoundsRepeatUnderAnyTiming) {
   const auto m = lockstepVotedRounds();

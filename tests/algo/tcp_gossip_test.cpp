@@ -104,13 +104,7 @@ TEST(GossipTcp, FinalDenseExchangeIsOneFullAveragingStep) {
 
 INSTANTIATE_TEST_SUITE_P(SomeMethods, ConsensusTcp,
                          ::testing::Values("dpsgd", "eventgrad-vote", "local-sgd", "aet-sgd"),
-                         [](const auto& param) {
-                           std::string s = param.param;
-                           for (auto& ch : s) {
-                             if (ch == '-') ch = '_';
-                           }
-                           return s;
-                         });
+                         [](const auto& param) { return testing::presetTestName(param.param); });
 
 }  // namespace
 }  // namespace murmur::algo
