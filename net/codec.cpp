@@ -370,10 +370,10 @@ TensorUpdate readTensorUpdate(wire::TensorUpdate::Reader r, const DecodeLimits& 
   }
   if (sign) {
     u.values.resize(count);
-    const uint8_t* bits = values.begin();
-    for (size_t i = 0; i < count; ++i) {
-      u.values[i] = (bits[i / 8] >> (i % 8)) & 1u ? -scale : scale;
-    }
+    const uint8_t* __restrict bits = values.begin();
+    float* __restrict dst = u.values.data();
+    const float both[2] = {scale, -scale};
+    for (size_t i = 0; i < count; ++i) dst[i] = both[(bits[i >> 3] >> (i & 7)) & 1u];
   } else if (int8) {
     u.values.resize(count);
     const auto* q = reinterpret_cast<const int8_t*>(values.begin());
@@ -634,15 +634,29 @@ struct Encoder {
     if (sign) {
       body.setValueScale(u.signScale);
       body.setSignPadBits(static_cast<uint8_t>(valueBytes * 8 - u.values.size()));
-      uint8_t* bits = values.begin();
-      std::memset(bits, 0, valueBytes);  // the spare bits of the last byte stay 0
+      // Eight values a byte, branch-free; the +-scale check is an OR-reduction, located after.
+      uint8_t* __restrict bits = values.begin();
+      const float* __restrict src = u.values.data();
       const float s = u.signScale;
-      for (size_t i = 0; i < u.values.size(); ++i) {
-        const float v = u.values[i];
-        MURMUR_CHECK(v == s || v == -s,
-                     "tensor update for tensor {}: value {} at {} is not +-{} (sign values)",
-                     u.tensor, v, i, s);
-        bits[i / 8] |= static_cast<uint8_t>((v < 0.0f ? 1u : 0u) << (i % 8));
+      const size_t n = u.values.size();
+      int off = 0;
+      for (size_t b = 0; b < valueBytes; ++b) {
+        const size_t first = b * 8;
+        const size_t count = std::min<size_t>(8, n - first);
+        unsigned byte = 0;  // the spare bits of the last byte stay 0
+        for (size_t j = 0; j < count; ++j) {
+          const float v = src[first + j];
+          off |= static_cast<int>(v != s) & static_cast<int>(v != -s);
+          byte |= static_cast<unsigned>(v < 0.0f) << j;
+        }
+        bits[b] = static_cast<uint8_t>(byte);
+      }
+      if (off != 0) {
+        for (size_t i = 0; i < n; ++i) {
+          MURMUR_CHECK(src[i] == s || src[i] == -s,
+                       "tensor update for tensor {}: value {} at {} is not +-{} (sign values)",
+                       u.tensor, src[i], i, s);
+        }
       }
     } else if (int8) {
       body.setValueScale(u.int8Scale);
