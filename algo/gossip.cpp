@@ -96,6 +96,7 @@ Gossip::Gossip(MethodConfig config, const nn::TensorLayout& layout, std::span<fl
     p.lastVote.assign(nt, {0, {}});
     p.deltaStep.assign(nt, 0);
     p.updateStep.assign(nt, 0);
+    p.lead = config_.lockstepSweep && id < transport.self() ? 1 : 0;
     peers_.push_back(std::move(p));
   }
   // Weight of a transport neighbour missing from `weights` is 0; the row already sums to 1.
@@ -273,7 +274,7 @@ void Gossip::handleUpdate(Peer& peer, TensorUpdate& u) {
     for (uint64_t s : peer.deltaStep) oldest = std::min(oldest, s);
     if (oldest > 0) peer.round = std::max(peer.round, roundsCompletedBy(oldest - 1));
   }
-  if (config_.lockstep && u.kind != UpdateKind::kKeyframe && u.step >= foldBelow_) {
+  if (config_.lockstep && u.kind != UpdateKind::kKeyframe && u.step >= foldBelow_ + peer.lead) {
     // Early: the neighbour is ahead of the mix that should see this. Folding it in now would
     // make what this node mixes depend on who ran faster.
     peer.held.push_back(std::move(u));
@@ -286,7 +287,7 @@ void Gossip::handleUpdate(Peer& peer, TensorUpdate& u) {
 void Gossip::foldBelow(uint64_t below) {
   foldBelow_ = std::max(foldBelow_, below);
   for (auto& peer : peers_) {
-    while (!peer.held.empty() && peer.held.front().step < foldBelow_) {
+    while (!peer.held.empty() && peer.held.front().step < foldBelow_ + peer.lead) {
       TensorUpdate u = std::move(peer.held.front());
       peer.held.pop_front();
       foldUpdate(peer, u);
@@ -664,7 +665,9 @@ void Gossip::beforeUpdate(uint64_t k) {
   drain(std::chrono::milliseconds(0));
   if (config_.mixing == MixCadence::kEveryStep) {
     if (config_.lockstep) {
-      awaitStepsDone(k);  // the neighbours' models after step k - 1, no more and no less
+      // The neighbours' models after step k - 1, no more and no less (with lockstepSweep, the
+      // lower ids' after step k).
+      awaitStepsDone(k, /*sweep=*/true);
     } else if (config_.maxStepLag > 0) {
       awaitStepLag(k);
     }
@@ -672,10 +675,10 @@ void Gossip::beforeUpdate(uint64_t k) {
   }
 }
 
-bool Gossip::awaitStepsDone(uint64_t steps) {
+bool Gossip::awaitStepsDone(uint64_t steps, bool sweep) {
   auto ready = [&] {
     for (const auto& p : peers_) {
-      if (transport_.isUp(p.id) && p.stepsDone < steps) return false;
+      if (transport_.isUp(p.id) && p.stepsDone < steps + (sweep ? p.lead : 0)) return false;
     }
     return true;
   };

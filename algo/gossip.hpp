@@ -157,6 +157,9 @@ class Gossip {
     // lockstep: updates stamped at or past foldBelow_, in arrival order, until their mix. Owned
     // here until folded in, dropped when the edge goes down or up (keyframes follow).
     std::deque<TensorUpdate> held;
+    // lockstepSweep: 1 for a lower id, whose step k this node's mix at step k waits for (it
+    // mixes first); else 0.
+    uint64_t lead = 0;
   };
 
   std::span<float> tensorOf(std::span<float> flat, uint32_t t) const;
@@ -177,8 +180,9 @@ class Gossip {
   // lockstep: from now on updates stamped below `below` fold in; releases the held ones.
   void foldBelow(uint64_t below);
   // lockstep: waits (bounded) until every live neighbour has sent all its frames of the steps
-  // below `steps` (Heartbeat::stepsDone), then folds them in. False at the deadline.
-  bool awaitStepsDone(uint64_t steps);
+  // below `steps` (Heartbeat::stepsDone; sweep: below steps + its lead), then folds them in.
+  // False at the deadline.
+  bool awaitStepsDone(uint64_t steps, bool sweep = false);
   bool applyUpdate(Peer& peer, const TensorUpdate& update);
   void invalidate(Peer& peer, uint32_t t, bool requestNow);
   void serviceKeyframes();

@@ -133,6 +133,13 @@ void validate(const MethodConfig& c) {
                  "method '{}': lockstep rounds cannot also run {} rounds ahead; set "
                  "max_round_lead=0 with lockstep",
                  c.name, c.maxRoundLead);
+  MURMUR_ENFORCE(!c.lockstepSweep ||
+                     (c.lockstep && c.mixing == MixCadence::kEveryStep &&
+                      c.compression != Compression::kVotedMask && !c.finalDense),
+                 InputError,
+                 "method '{}': lockstep_sweep needs lockstep=true and every-step mixing, and "
+                 "works with neither voted masks nor final_dense",
+                 c.name);
   MURMUR_ENFORCE(c.roundDeadline.count() >= 0 && c.voteDeadline.count() >= 0 &&
                      c.keyframeRetry.count() > 0,
                  InputError, "method '{}': deadlines must be >= 0 ms and keyframe retry > 0 ms",

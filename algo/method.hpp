@@ -139,6 +139,14 @@ struct MethodConfig {
   // Supersedes maxStepLag (the wait is as if it were 1); round methods need maxRoundLead 0.
   // Every-step methods send one end-of-step heartbeat per step and edge (a few dozen bytes).
   bool lockstep = false;
+  // With lockstep, every-step mixing: a Gauss-Seidel sweep in node-id order instead of Jacobi.
+  // Before step k a node waits for, and mixes, its lower-id neighbours' models after step k
+  // (they mixed first) and its higher-id neighbours' after step k - 1, so information crosses
+  // more than one edge per step, as it does when free-running nodes happen to run ahead, but
+  // deterministically. The chain of waits only covers the mix, the optimizer step and the send:
+  // every node computes its gradient before it waits. Not with voted masks (their votes are
+  // exchanged inside the step) or finalDense.
+  bool lockstepSweep = false;
   std::chrono::milliseconds roundDeadline{5000};  // longest wait for a slow neighbour's round
   std::chrono::milliseconds voteDeadline{2000};   // longest wait for neighbours' mask votes
   std::chrono::milliseconds keyframeRetry{1000};  // re-ask for a keyframe not yet received

@@ -110,6 +110,8 @@ const std::map<std::string, Setter>& setters() {
        }},
       {"max_step_lag", [](auto& c, const auto& k, const auto& v) { c.maxStepLag = toU64(k, v); }},
       {"lockstep", [](auto& c, const auto& k, const auto& v) { c.lockstep = toBool(k, v); }},
+      {"lockstep_sweep",
+       [](auto& c, const auto& k, const auto& v) { c.lockstepSweep = toBool(k, v); }},
       {"round_deadline_ms",
        [](auto& c, const auto& k, const auto& v) {
          c.roundDeadline = std::chrono::milliseconds(toU64(k, v));

@@ -137,6 +137,65 @@ TEST(Lockstep, SameBitsOverLoopbackTcpAsInMemory) {
   }
 }
 
+// lockstepSweep: the reference is one thread stepping the nodes in id order, each node's step
+// whole (mix, update, send) before the next node's: node i then mixes its lower neighbours'
+// step k and its higher neighbours' step k - 1, which is what the sweep promises.
+TEST(Lockstep, SweepEndsWhereAnIdOrderedSequentialRunEnds) {
+  for (const std::string name : {"dpsgd", "eventgrad", "eventgrad-topk"}) {
+    MethodConfig m = lockstepMethod(name);
+    m.lockstepSweep = true;
+    const auto free = runInMemory(m, /*barrier=*/false, 7);
+    expectClean(free, name.c_str());
+    // The sequential reference, single-threaded over the same in-memory transport.
+    const auto adj = FakeNetwork::ring(4);
+    net::InMemoryNetwork network(4, adj);
+    std::vector<std::unique_ptr<Transport>> transports;
+    for (NodeId i = 0; i < 4; ++i) transports.push_back(network.endpoint(i));
+    // Same start and targets as runConsensus (seed 3).
+    const auto layout = testing::makeLayout(kSizes);
+    std::mt19937 rng(3);
+    std::normal_distribution<float> g;
+    std::vector<std::vector<float>> x(4, std::vector<float>(layout.total));
+    std::vector<std::vector<float>> c(4, std::vector<float>(layout.total));
+    for (size_t i = 0; i < 4; ++i) {
+      for (auto& f : x[i]) f = 3.0f * g(rng);
+      for (auto& f : c[i]) f = g(rng);
+    }
+    std::vector<std::unique_ptr<Gossip>> gossips;
+    for (NodeId i = 0; i < 4; ++i) {
+      gossips.push_back(std::make_unique<Gossip>(m, layout, std::span<float>(x[i]),
+                                                 *transports[i], testing::metropolis(adj, i),
+                                                 SteadyClock::instance()));
+    }
+    for (int round = 0; round < 50; ++round) {  // start-up keyframes, then everybody is ready
+      bool all = true;
+      for (auto& gs : gossips) all = gs->awaitNeighbours(std::chrono::milliseconds(1)) && all;
+      if (all) break;
+    }
+    for (uint64_t k = 0; k < kSteps; ++k) {
+      for (size_t i = 0; i < 4; ++i) {
+        std::vector<float> grad(layout.total);
+        for (size_t p = 0; p < grad.size(); ++p) grad[p] = x[i][p] - c[i][p];
+        gossips[i]->beforeUpdate(k);
+        const auto step = static_cast<float>(0.05 * gossips[i]->lrScale(k));
+        for (size_t p = 0; p < grad.size(); ++p) x[i][p] -= step * grad[p];
+        gossips[i]->afterUpdate(k);
+      }
+    }
+    for (auto& gs : gossips) EXPECT_EQ(gs->stats().lockstepTimeouts, 0u) << name;
+    testing::ConsensusResult reference;
+    reference.params = x;
+    expectSameBits(reference, free, name.c_str());
+  }
+  // What the sweep cannot do is refused by name.
+  MethodConfig vote = lockstepMethod("eventgrad-vote");
+  vote.lockstepSweep = true;
+  EXPECT_THROW(validate(vote), murmur::InputError);
+  MethodConfig rounds = lockstepMethod("local-sgd");
+  rounds.lockstepSweep = true;
+  EXPECT_THROW(validate(rounds), murmur::InputError);
+}
+
 TEST(Lockstep, RejectsRoundsThatRunAhead) {
   MethodConfig m = parseMethod("aet-sgd");  // d = 5
   m.lockstep = true;

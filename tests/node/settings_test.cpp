@@ -37,29 +37,33 @@ TEST(Settings, EveryShippedFileBuildsItsMethod) {
   const auto all = loadAll();
   ASSERT_EQ(all.size(), 3u);
 
-  const auto& eg = all.at("eventgrad-s3-w30");
+  const auto& eg = all.at("eventgrad-s3-w30-g03");
   EXPECT_EQ(eg.trigger, algo::TriggerKind::kEventGrad);
   EXPECT_DOUBLE_EQ(eg.eventgrad.scale, 3.0);
   EXPECT_EQ(eg.eventgrad.warmup, 30u);
   EXPECT_TRUE(eg.mixPublicCopies);
-  EXPECT_DOUBLE_EQ(eg.publicMixStep, 0.5);
+  EXPECT_DOUBLE_EQ(eg.publicMixStep, 0.3);
+  EXPECT_TRUE(eg.lockstep);
 
-  const auto& vote = all.at("eventgrad-vote-k20-i8");
+  const auto& vote = all.at("eventgrad-vote-p4k20-sign");
   EXPECT_EQ(vote.trigger, algo::TriggerKind::kPeriodic);
-  EXPECT_EQ(vote.period, 10u);
+  EXPECT_EQ(vote.period, 4u);
   EXPECT_EQ(vote.compression, algo::Compression::kVotedMask);
   EXPECT_EQ(vote.mixing, algo::MixCadence::kAtRound);
   EXPECT_DOUBLE_EQ(vote.topKFraction, 0.2);
   EXPECT_EQ(vote.maskEvery, 20u);
-  EXPECT_TRUE(vote.int8);
+  EXPECT_TRUE(vote.sign);
+  EXPECT_FALSE(vote.int8);
   EXPECT_EQ(vote.denseBelow, 256u);
   EXPECT_EQ(vote.maskFlushEvery, 0u);
+  EXPECT_TRUE(vote.lockstep);
 
-  const auto& aet = all.at("aet-sgd-a05-i8");
+  const auto& aet = all.at("aet-sgd-a04-i8");
   EXPECT_EQ(aet.trigger, algo::TriggerKind::kAetRounds);
-  EXPECT_DOUBLE_EQ(aet.aet.a, 0.5);
+  EXPECT_DOUBLE_EQ(aet.aet.a, 0.4);
   EXPECT_EQ(aet.maxRoundLead, 0u);
   EXPECT_TRUE(aet.int8);
+  EXPECT_TRUE(aet.lockstep);
 }
 
 }  // namespace
