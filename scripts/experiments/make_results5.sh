@@ -5,6 +5,7 @@ OUT=docs/results/round5
 source "$(dirname "$0")/results_lib.sh"
 seedtable goals --csv runs/s5-seed{1,2,3,4,5}
 seedtable async --csv runs/s5async-seed{1,2,3,4,5}
+seedtable sweep --csv runs/s5sweep-seed{1,2,3,4,5}
 summary s5-explore "" runs/s5-explore
 summary s5-probes "" runs/s5-egprobe-seed1 runs/s5-egprobe-seed2 runs/s5-aetprobe-seed1 \
   runs/s5-aetprobe-seed2 runs/s5-voteprobe-seed1 runs/s5-fresh-seed1
