@@ -35,7 +35,7 @@ std::map<std::string, algo::MethodConfig> loadAll() {
 TEST(Settings, EveryShippedFileBuildsItsMethod) {
   ASSERT_TRUE(std::filesystem::exists(settingsDir())) << settingsDir();
   const auto all = loadAll();
-  ASSERT_EQ(all.size(), 3u);
+  ASSERT_EQ(all.size(), 4u);
 
   const auto& eg = all.at("eventgrad-s3-w30-g03");
   EXPECT_EQ(eg.trigger, algo::TriggerKind::kEventGrad);
@@ -64,6 +64,15 @@ TEST(Settings, EveryShippedFileBuildsItsMethod) {
   EXPECT_EQ(aet.maxRoundLead, 0u);
   EXPECT_TRUE(aet.int8);
   EXPECT_TRUE(aet.lockstep);
+
+  const auto& masks = all.at("aet-sgd-a002-masks-sign");
+  EXPECT_EQ(masks.trigger, algo::TriggerKind::kAetRounds);
+  EXPECT_DOUBLE_EQ(masks.aet.a, 0.02);
+  EXPECT_EQ(masks.compression, algo::Compression::kVotedMask);
+  EXPECT_EQ(masks.mixing, algo::MixCadence::kAtRound);
+  EXPECT_TRUE(masks.sign);
+  EXPECT_TRUE(masks.mixPublicCopies);
+  EXPECT_TRUE(masks.lockstep);
 }
 
 }  // namespace
