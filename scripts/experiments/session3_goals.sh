@@ -24,12 +24,5 @@ DEFAULT+=";eventgrad-vote@k20-i8:$VOTE,topk=0.2,public_mix_step=0.5"
 #   eventgrad-vote@k12 / @k14: trigger=periodic,mix=at-round,fp16=true,mask_flush_every=0,
 #     public_mix=true,public_mix_step=0.3,period=10,mask_every=20,dense_below=256,topk=0.12/0.14
 METHODS=${METHODS:-$DEFAULT}
-for ds in fashion-mnist mnist; do
-  for topo in ring torus2x4; do
-    nice -n 19 /usr/bin/python3 scripts/experiments/run_grid.py --grid "$prefix-seed$seed" \
-      --seed "$seed" --epochs 5 --eval-every 117 --murmur "$bin" --deadline 900 \
-      --extra=--schedule=cosine --datasets "$ds" --topologies "$topo" --base-port "$port" \
-      --methods "$METHODS"
-    port=$((port + 1000))
-  done
-done
+source scripts/experiments/goal_grid_lib.sh  # the cd above put us at the root
+goal_grid "$seed" "$port" "$bin" "$prefix" "$METHODS" "fashion-mnist mnist" "ring torus2x4"

@@ -17,12 +17,6 @@ DEFAULT+=";eventgrad@s3-w30-ls:$L,scale=3,public_mix=true,public_mix_step=0.5,wa
 DEFAULT+=";aet-sgd@a05-i8-ls:$L,aet_a=0.5,max_round_lead=0,int8=true"
 DEFAULT+=";eventgrad-vote@k20-i8-ls:$VOTE,topk=0.2,public_mix_step=0.5"
 METHODS=${METHODS:-$DEFAULT}
-for ds in ${DATASETS:-fashion-mnist mnist}; do
-  for topo in ${TOPOLOGIES:-ring torus2x4}; do
-    nice -n 19 /usr/bin/python3 scripts/experiments/run_grid.py --grid "$prefix-seed$seed" \
-      --seed "$seed" --epochs 5 --eval-every 117 --murmur "$bin" --deadline 900 \
-      --extra=--schedule=cosine --datasets "$ds" --topologies "$topo" --base-port "$port" \
-      --methods "$METHODS"
-    port=$((port + 1000))
-  done
-done
+source scripts/experiments/goal_grid_lib.sh  # the cd above put us at the root
+goal_grid "$seed" "$port" "$bin" "$prefix" "$METHODS" "${DATASETS:-fashion-mnist mnist}" \
+  "${TOPOLOGIES:-ring torus2x4}"
