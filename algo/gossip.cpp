@@ -33,6 +33,10 @@ bool strictlyIncreasingBelow(const std::vector<uint32_t>& idx, size_t n) {
 // be in flight when the next decision arrives.
 constexpr size_t kMasksKept = 3;
 
+// lockstep: early updates held per neighbour, per tensor of the model, before the neighbour is
+// treated as out of step (a lock-step neighbour is at most a step or two ahead: a few per tensor).
+constexpr size_t kHeldPerTensor = 16;
+
 // Both sorted and duplicate-free; so is the result.
 std::vector<uint32_t> symmetricDifference(const std::vector<uint32_t>& a,
                                           const std::vector<uint32_t>& b) {
@@ -277,6 +281,15 @@ void Gossip::handleUpdate(Peer& peer, TensorUpdate& u) {
   if (config_.lockstep && u.kind != UpdateKind::kKeyframe && u.step >= foldBelow_ + peer.lead) {
     // Early: the neighbour is ahead of the mix that should see this. Folding it in now would
     // make what this node mixes depend on who ran faster.
+    if (peer.held.size() >= kHeldPerTensor * layout_.tensors.size()) {
+      // A lock-step neighbour is at most a step or two ahead; this many early updates means a
+      // peer that is not (a bug, or stamps from far in the future). Memory stays bounded: drop
+      // what is held and resynchronise its tensors with keyframes, as after a gap.
+      ++stats_.heldOverflows;
+      peer.held.clear();
+      for (uint32_t tt = 0; tt < peer.valid.size(); ++tt) invalidate(peer, tt, true);
+      return;
+    }
     peer.held.push_back(std::move(u));
     ++stats_.heldUpdates;
     return;

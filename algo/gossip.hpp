@@ -56,6 +56,7 @@ struct GossipStats {
   uint64_t lagWaits = 0;                 // steps where maxStepLag made the node wait
   uint64_t lagWaitTimeouts = 0;          // ... and gave up at the deadline
   uint64_t heldUpdates = 0;              // lockstep: updates that arrived before their mix
+  uint64_t heldOverflows = 0;            // lockstep: a neighbour far ahead; held dropped, resynced
   uint64_t lockstepWaits = 0;            // lockstep: mixes that waited for a neighbour's step
   uint64_t lockstepTimeouts = 0;         // ... and gave up at the deadline (not reproducible)
   uint64_t mixes = 0;

@@ -215,6 +215,7 @@ int nodeCommand(const Config& cfg, const NodeArgs& args) {
           .add("mixes", st.mixes)
           .add("final_exchange_timeouts", st.finalExchangeTimeouts)
           .add("held_updates", st.heldUpdates)
+          .add("held_overflows", st.heldOverflows)
           .add("lockstep_waits", st.lockstepWaits)
           .add("lockstep_timeouts", st.lockstepTimeouts)
           .add("updates_received", st.updatesReceived)

@@ -430,6 +430,30 @@ TEST(Gossip, KeyframeRepairsAnInjectedGap) {
   EXPECT_TRUE(bitwiseEqual(c.gossips[1]->replica(0), c.gossips[0]->lastSent()));
 }
 
+// lockstep holds updates from later steps; a neighbour whose stamps run far ahead (a bug, or a
+// hostile peer) must not grow that hold without bound, nor take the node down.
+TEST(Gossip, LockstepBoundsWhatAFarAheadNeighbourMakesItHold) {
+  ManualClock clock;
+  MethodConfig m = dpsgdFullKeyframes();
+  m.lockstep = true;
+  Cluster c(FakeNetwork::ring(2), kSizes, m, clock, &clock);
+  c.net.setHook([&](NodeId from, NodeId, Message& msg) {
+    auto* u = std::get_if<TensorUpdate>(&msg);
+    if (from == 0 && u && u->kind != UpdateKind::kKeyframe) u->step += 1000000;
+    return false;
+  });
+  runLockStep(c, 40);
+  const auto s1 = c.gossips[1]->stats();
+  // 40 steps x 3 tensors arrive early; at most 16 per tensor are held before a resync.
+  EXPECT_GE(s1.heldOverflows, 2u);
+  EXPECT_LE(s1.heldUpdates, 40u * kSizes.size());
+  EXPECT_GT(s1.keyframeRequestsSent, 0u);
+  EXPECT_EQ(s1.lockstepTimeouts, 0u);  // node 0's end-of-step markers are honest
+  // The keyframes (never held) keep node 1's replica of node 0 usable.
+  c.gossips[1]->beforeUpdate(40);
+  for (uint32_t t = 0; t < kSizes.size(); ++t) EXPECT_TRUE(c.gossips[1]->replicaValid(0, t));
+}
+
 TEST(Gossip, RejectedUpdateIsRepairedByKeyframe) {
   ManualClock clock;
   Cluster c(FakeNetwork::ring(2), kSizes, dpsgdFullKeyframes(), clock, &clock, false);
