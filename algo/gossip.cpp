@@ -96,6 +96,7 @@ Gossip::Gossip(MethodConfig config, const nn::TensorLayout& layout, std::span<fl
     p.lastRequestNs.assign(nt, now);
     p.owedKeyframe.assign(nt, 1);  // keyframes start every run
     p.digestRefused.assign(nt, 0);
+    p.unbroken.assign(nt, 1);
     p.masks.resize(nt);
     p.lastVote.assign(nt, {0, {}});
     p.deltaStep.assign(nt, 0);
@@ -105,8 +106,8 @@ Gossip::Gossip(MethodConfig config, const nn::TensorLayout& layout, std::span<fl
   }
   // Weight of a transport neighbour missing from `weights` is 0; the row already sums to 1.
   lastSent_.assign(params.begin(), params.end());
+  if (config_.digestKeyframes || config_.lockstep) initial_ = lastSent_;
   if (config_.digestKeyframes) {
-    initial_ = lastSent_;
     initialDigest_.resize(nt);
     for (uint32_t t = 0; t < nt; ++t) {
       initialDigest_[t] = tensorDigest(tensorOf(std::span<const float>(initial_), t));
@@ -178,6 +179,7 @@ void Gossip::handleEvent(const PeerEvent& event) {
     // A restarted peer may resume from an earlier step: its rounds and mask epochs restart.
     peer->round = 0;
     peer->stepsDone = 0;
+    std::fill(peer->unbroken.begin(), peer->unbroken.end(), 0);
     std::fill(peer->deltaStep.begin(), peer->deltaStep.end(), 0);
     std::fill(peer->updateStep.begin(), peer->updateStep.end(), 0);
     for (auto& m : peer->masks) m.clear();
@@ -205,8 +207,7 @@ void Gossip::handleMessage(Envelope& env) {
         if constexpr (std::is_same_v<T, TensorUpdate>) {
           handleUpdate(*peer, m);
         } else if constexpr (std::is_same_v<T, MaskVote>) {
-          if (m.tensor >= layout_.tensors.size() ||
-              m.universe != layout_.tensors[m.tensor].numel ||
+          if (m.tensor >= layout_.tensors.size() || m.universe != layout_.tensors[m.tensor].numel ||
               !strictlyIncreasingBelow(m.indices, m.universe)) {
             ++stats_.updatesRejected;
             return;
@@ -216,8 +217,7 @@ void Gossip::handleMessage(Envelope& env) {
           if (haveMask_ && m.epoch <= maskEpoch_) return;  // already decided without it
           votes_[{m.epoch, m.tensor}][peer->id] = std::move(m.indices);
         } else if constexpr (std::is_same_v<T, MaskDecision>) {
-          if (m.tensor >= layout_.tensors.size() ||
-              m.universe != layout_.tensors[m.tensor].numel ||
+          if (m.tensor >= layout_.tensors.size() || m.universe != layout_.tensors[m.tensor].numel ||
               !strictlyIncreasingBelow(m.indices, m.universe)) {
             ++stats_.updatesRejected;
             return;
@@ -453,12 +453,23 @@ void Gossip::sendKeyframe(Peer& peer, uint32_t t) {
   u.merged = 1;
   u.step = currentStep_;
   u.kind = UpdateKind::kKeyframe;
-  // seq 0: nothing was ever sent for t, so x~ is still this node's initial tensor.
-  if (config_.digestKeyframes && seq_[t] == 0 && !peer.digestRefused[t]) {
+  // lockstep: a neighbour that asks before it has finished a step still needs the tensor this
+  // node started from for its first mix, whatever this node has sent since (at most a step or
+  // two: it waits for that neighbour). Sending x~ would fold those later deltas in early, and
+  // then what that first mix sees depends on how late the request came. Its stream already
+  // holds every delta since the start (unbroken), held until their mixes: the start-up tensor
+  // with seq 0 is exact.
+  const bool startUp = config_.lockstep && seq_[t] > 0 && peer.unbroken[t] && peer.stepsDone == 0;
+  if (startUp) {
+    u.seq = 0;
+    ++stats_.startUpKeyframesSent;
+  }
+  // seq 0: x~ at the start, this node's initial tensor.
+  if (config_.digestKeyframes && u.seq == 0 && !peer.digestRefused[t]) {
     u.digest = initialDigest_[t];
     ++stats_.digestKeyframesSent;
   } else {
-    auto xs = tensorOf(std::span<const float>(lastSent_), t);
+    auto xs = tensorOf(std::span<const float>(startUp ? initial_ : lastSent_), t);
     u.values.assign(xs.begin(), xs.end());
     stats_.valuesSent += u.values.size();
   }
@@ -467,9 +478,9 @@ void Gossip::sendKeyframe(Peer& peer, uint32_t t) {
   if (haveMask_ && compressible(t)) {
     // A repaired edge may have missed this epoch's decision (lost, or forgotten by a peer that
     // went down): resend it so the masked updates that follow decode.
-    transport_.send(to, Message(MaskDecision{t, maskEpoch_,
-                                             static_cast<uint32_t>(layout_.tensors[t].numel),
-                                             ownMask_[t], false}));
+    transport_.send(
+        to, Message(MaskDecision{t, maskEpoch_, static_cast<uint32_t>(layout_.tensors[t].numel),
+                                 ownMask_[t], false}));
   }
   peer.owedKeyframe[t] = 0;
   ++stats_.keyframesSent;
@@ -548,8 +559,12 @@ void Gossip::sendOne(uint32_t t, uint64_t k, Compression compression, bool fp16,
     }
   }
   std::vector<NodeId> to;
-  for (const auto& peer : peers_) {
-    if (!peer.owedKeyframe[t] && transport_.isUp(peer.id)) to.push_back(peer.id);
+  for (auto& peer : peers_) {
+    if (!peer.owedKeyframe[t] && transport_.isUp(peer.id)) {
+      to.push_back(peer.id);
+    } else {
+      peer.unbroken[t] = 0;  // its keyframe will carry this delta
+    }
   }
   mixStale_[t] = 0;
   if (to.empty()) return;  // x~ still moved: a peer that comes back gets it in its keyframe
@@ -802,9 +817,8 @@ void Gossip::afterUpdate(uint64_t k) {
     lastAnnounced_ = k;
   }
   if (config_.mixing == MixCadence::kEveryStep && !boundary &&
-      (config_.lockstep ||
-       (config_.maxStepLag > 0 &&
-        k >= lastAnnounced_ + std::max<uint64_t>(1, config_.maxStepLag / 2)))) {
+      (config_.lockstep || (config_.maxStepLag > 0 &&
+                            k >= lastAnnounced_ + std::max<uint64_t>(1, config_.maxStepLag / 2)))) {
     // lockstep: the end-of-step marker every neighbour's next mix waits for. Otherwise only
     // when silent for a while (EventGraD), so the neighbours' lag bound does not wait on a node
     // that simply has nothing to send. A heartbeat is a few dozen bytes.
@@ -1024,8 +1038,7 @@ const std::vector<uint32_t>& Gossip::ownMask(uint32_t tensor) const {
   return ownMask_[tensor];
 }
 
-const std::vector<uint32_t>* Gossip::peerMask(NodeId peer, uint32_t tensor,
-                                              uint32_t epoch) const {
+const std::vector<uint32_t>* Gossip::peerMask(NodeId peer, uint32_t tensor, uint32_t epoch) const {
   const Peer* p = findPeer(peer);
   if (p == nullptr || tensor >= p->masks.size()) return nullptr;
   auto it = p->masks[tensor].find(epoch);

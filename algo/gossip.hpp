@@ -30,41 +30,42 @@
 namespace murmur::algo {
 
 struct GossipStats {
-  uint64_t steps = 0;                    // afterUpdate calls
+  uint64_t steps = 0;                     // afterUpdate calls
   std::vector<uint64_t> eventsPerTensor;  // trigger firings per tensor
-  uint64_t events = 0;                   // sum of eventsPerTensor
-  double triggerRate = 0.0;              // events / (steps * tensors)
-  uint64_t updateFramesSent = 0;         // tensor-update frames, one per recipient (keyframes too)
-  uint64_t valuesSent = 0;               // floats in those frames, per recipient
-  uint64_t indicesSent = 0;              // top-K indices in those frames, per recipient
-  uint64_t keyframesSent = 0;            // keyframe frames, per recipient (digests too)
-  uint64_t digestKeyframesSent = 0;      // ... of which digests (no values)
-  uint64_t digestMismatches = 0;         // digest keyframes received that did not match ours
+  uint64_t events = 0;                    // sum of eventsPerTensor
+  double triggerRate = 0.0;               // events / (steps * tensors)
+  uint64_t updateFramesSent = 0;          // tensor-update frames, one per recipient (keyframes too)
+  uint64_t valuesSent = 0;                // floats in those frames, per recipient
+  uint64_t indicesSent = 0;               // top-K indices in those frames, per recipient
+  uint64_t keyframesSent = 0;             // keyframe frames, per recipient (digests too)
+  uint64_t digestKeyframesSent = 0;       // ... of which digests (no values)
+  uint64_t startUpKeyframesSent = 0;      // ... of which lockstep start-up tensors (seq 0)
+  uint64_t digestMismatches = 0;          // digest keyframes received that did not match ours
   uint64_t keyframeRequestsSent = 0;
   uint64_t keyframeRequestsReceived = 0;
-  uint64_t updatesReceived = 0;          // tensor updates applied to a replica
-  uint64_t updatesRejected = 0;          // bad size / index / NaN / unknown mask
-  uint64_t gapsDetected = 0;             // sequence gaps (each triggers a keyframe request)
-  uint64_t staleIgnored = 0;             // duplicates, or deltas while awaiting a keyframe
+  uint64_t updatesReceived = 0;  // tensor updates applied to a replica
+  uint64_t updatesRejected = 0;  // bad size / index / NaN / unknown mask
+  uint64_t gapsDetected = 0;     // sequence gaps (each triggers a keyframe request)
+  uint64_t staleIgnored = 0;     // duplicates, or deltas while awaiting a keyframe
   uint64_t maskEpochs = 0;
-  uint64_t decisionsAgainstVote = 0;     // decisions sent as the difference from the own vote
-  uint64_t maskFlushes = 0;              // dense residual flushes (maskFlushEvery), per tensor
-  uint64_t voteTimeouts = 0;             // mask epochs decided without every live neighbour
-  uint64_t rounds = 0;                   // round exchanges (periodic / AET-SGD)
-  uint64_t roundWaits = 0;               // round boundaries where the node had to wait
-  uint64_t roundWaitTimeouts = 0;        // ... and gave up at the deadline
-  uint64_t lagWaits = 0;                 // steps where maxStepLag made the node wait
-  uint64_t lagWaitTimeouts = 0;          // ... and gave up at the deadline
-  uint64_t heldUpdates = 0;              // lockstep: updates that arrived before their mix
-  uint64_t heldOverflows = 0;            // lockstep: a neighbour far ahead; held dropped, resynced
-  uint64_t lockstepWaits = 0;            // lockstep: mixes that waited for a neighbour's step
-  uint64_t lockstepTimeouts = 0;         // ... and gave up at the deadline (not reproducible)
+  uint64_t decisionsAgainstVote = 0;  // decisions sent as the difference from the own vote
+  uint64_t maskFlushes = 0;           // dense residual flushes (maskFlushEvery), per tensor
+  uint64_t voteTimeouts = 0;          // mask epochs decided without every live neighbour
+  uint64_t rounds = 0;                // round exchanges (periodic / AET-SGD)
+  uint64_t roundWaits = 0;            // round boundaries where the node had to wait
+  uint64_t roundWaitTimeouts = 0;     // ... and gave up at the deadline
+  uint64_t lagWaits = 0;              // steps where maxStepLag made the node wait
+  uint64_t lagWaitTimeouts = 0;       // ... and gave up at the deadline
+  uint64_t heldUpdates = 0;           // lockstep: updates that arrived before their mix
+  uint64_t heldOverflows = 0;         // lockstep: a neighbour far ahead; held dropped, resynced
+  uint64_t lockstepWaits = 0;         // lockstep: mixes that waited for a neighbour's step
+  uint64_t lockstepTimeouts = 0;      // ... and gave up at the deadline (not reproducible)
   uint64_t mixes = 0;
-  uint64_t staleMixesSkipped = 0;        // publicMixFresh: tensor mixes skipped, nothing new
-  uint64_t finalExchangeTimeouts = 0;    // finalDense: neighbours' final deltas not all in time
-  uint32_t round = 0;                    // last completed round
-  double meanStaleness = 0.0;            // steps between now and the newest step heard, over
-  uint64_t maxStaleness = 0;             // live neighbours that were heard from
+  uint64_t staleMixesSkipped = 0;      // publicMixFresh: tensor mixes skipped, nothing new
+  uint64_t finalExchangeTimeouts = 0;  // finalDense: neighbours' final deltas not all in time
+  uint32_t round = 0;                  // last completed round
+  double meanStaleness = 0.0;          // steps between now and the newest step heard, over
+  uint64_t maxStaleness = 0;           // live neighbours that were heard from
 };
 
 // A 64-bit hash (FNV-1a) of a tensor's bytes, never 0: what a digest keyframe carries. Equal
@@ -135,18 +136,23 @@ class Gossip {
   struct Peer {
     NodeId id = 0;
     double weight = 0.0;
-    std::vector<float> replica;             // x^_j, layout.total floats
-    std::vector<uint8_t> valid;             // per tensor: replica usable
-    std::vector<uint64_t> lastSeq;          // per tensor: last seq folded in
-    std::vector<uint8_t> requestNow;        // per tensor: ask for a keyframe at once
-    std::vector<int64_t> lastRequestNs;     // per tensor
-    std::vector<uint8_t> owedKeyframe;      // per tensor: this peer needs our keyframe
-    std::vector<uint8_t> digestRefused;     // per tensor: it asked for one; send it in full
+    std::vector<float> replica;          // x^_j, layout.total floats
+    std::vector<uint8_t> valid;          // per tensor: replica usable
+    std::vector<uint64_t> lastSeq;       // per tensor: last seq folded in
+    std::vector<uint8_t> requestNow;     // per tensor: ask for a keyframe at once
+    std::vector<int64_t> lastRequestNs;  // per tensor
+    std::vector<uint8_t> owedKeyframe;   // per tensor: this peer needs our keyframe
+    std::vector<uint8_t> digestRefused;  // per tensor: it asked for one; send it in full
+    // Per tensor: every delta this node sent since it started went to this peer, over one
+    // unbroken stream (cleared when a send skips it or the edge goes down). With lockstep, a
+    // keyframe for a peer that has not finished a step yet may then carry the start-up tensor:
+    // the deltas since are in its stream already, held for the mixes they belong to.
+    std::vector<uint8_t> unbroken;
     std::vector<std::map<uint32_t, std::vector<uint32_t>>> masks;  // per tensor: epoch -> M_j
     // Per tensor: its newest vote (epoch, V_j), kept until its decision, which may come as the
     // difference from it (MaskDecision::againstVote).
     std::vector<std::pair<uint32_t, std::vector<uint32_t>>> lastVote;
-    std::vector<uint64_t> deltaStep;        // per tensor: step of the newest delta (+1; 0: none)
+    std::vector<uint64_t> deltaStep;  // per tensor: step of the newest delta (+1; 0: none)
     // Per tensor: step of the newest update of any kind (+1; 0: none), for finalDense. Not a
     // heartbeat: the transport may merge a queued heartbeat into an earlier one, ahead of the
     // updates it was sent after.
@@ -154,7 +160,7 @@ class Gossip {
     uint64_t lastStep = 0;
     bool heard = false;
     uint32_t round = 0;
-    uint64_t stepsDone = 0;                 // newest Heartbeat::stepsDone (lockstep waits on it)
+    uint64_t stepsDone = 0;  // newest Heartbeat::stepsDone (lockstep waits on it)
     // lockstep: updates stamped at or past foldBelow_, in arrival order, until their mix. Owned
     // here until folded in, dropped when the edge goes down or up (keyframes follow).
     std::deque<TensorUpdate> held;
@@ -222,17 +228,18 @@ class Gossip {
   std::vector<Peer> peers_;
   std::vector<float> lastSent_;  // x~
   // The parameters this Gossip started from, and each tensor's tensorDigest of them: what a
-  // neighbour's digest keyframe is checked against (config.digestKeyframes; else empty).
+  // neighbour's digest keyframe is checked against (config.digestKeyframes; else empty). The
+  // parameters are kept with lockstep too, for start-up keyframes (Peer::unbroken).
   std::vector<float> initial_;
   std::vector<uint64_t> initialDigest_;
-  std::vector<uint64_t> seq_;    // per tensor, last seq sent
+  std::vector<uint64_t> seq_;  // per tensor, last seq sent
   std::vector<EventTrigger> triggers_;
   AetSchedule aet_;
   uint64_t currentStep_ = 0;
   uint32_t completedRound_ = 0;
-  uint64_t lastRoundEnd_ = 0;  // k + 1 of the last round boundary (round methods)
-  uint64_t lastAnnounced_ = 0;  // newest step told to the neighbours (updates or heartbeat)
-  uint64_t foldBelow_ = 0;      // lockstep: updates stamped below this fold in on arrival
+  uint64_t lastRoundEnd_ = 0;    // k + 1 of the last round boundary (round methods)
+  uint64_t lastAnnounced_ = 0;   // newest step told to the neighbours (updates or heartbeat)
+  uint64_t foldBelow_ = 0;       // lockstep: updates stamped below this fold in on arrival
   uint64_t stepsAnnounced_ = 0;  // newest Heartbeat::stepsDone sent
 
   bool haveMask_ = false;

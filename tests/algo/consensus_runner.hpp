@@ -3,9 +3,9 @@
 // through a Gossip policy: the nodes should agree (consensus distance falls) and their average
 // should approach mean(c). Shared by the fake-transport and the in-memory-transport tests.
 
+#include <algorithm>
 #include <atomic>
 #include <barrier>
-#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <memory>
@@ -19,14 +19,14 @@
 namespace murmur::algo::testing {
 
 struct ConsensusResult {
-  double initial = 0;      // consensus distance (1/N) sum ||x_i - mean x||^2 at the start
-  double final = 0;        // ... after the last step and finish()
-  double targetSpread = 0;  // (1/N) sum ||c_i - mean c||^2: where nodes end without gossip
+  double initial = 0;           // consensus distance (1/N) sum ||x_i - mean x||^2 at the start
+  double final = 0;             // ... after the last step and finish()
+  double targetSpread = 0;      // (1/N) sum ||c_i - mean c||^2: where nodes end without gossip
   double initialMeanError = 0;  // ||mean x - mean c||^2 at the start
   double meanError = 0;         // ... at the end
   std::vector<GossipStats> stats;
   std::vector<uint8_t> startedInSync;  // awaitNeighbours succeeded, per node
-  uint64_t syncMisses = 0;  // syncReplicas: node-steps whose replicas never caught up
+  uint64_t syncMisses = 0;             // syncReplicas: node-steps whose replicas never caught up
   std::vector<std::vector<float>> params;  // every node's x after finish()
 };
 
@@ -51,8 +51,8 @@ inline double consensusDistance(const std::vector<std::vector<float>>& x) {
 inline ConsensusResult runConsensus(const MethodConfig& methodIn,
                                     const std::vector<std::vector<NodeId>>& adjacency,
                                     std::vector<std::unique_ptr<Transport>>& transports,
-                                    const std::vector<size_t>& sizes, uint64_t steps,
-                                    double lr, bool lockStep = true, uint32_t seed = 3,
+                                    const std::vector<size_t>& sizes, uint64_t steps, double lr,
+                                    bool lockStep = true, uint32_t seed = 3,
                                     bool syncReplicas = false, uint32_t jitterSeed = 0,
                                     bool closeOnFinish = false) {
   const size_t n = adjacency.size();
@@ -115,7 +115,10 @@ inline ConsensusResult runConsensus(const MethodConfig& methodIn,
           }
         }
       } else {
-        r.startedInSync[i] = gossips[i]->awaitNeighbours(std::chrono::milliseconds(300));
+        // As `murmur node` does: wait (bounded) for every neighbour's start-up keyframes. Over
+        // TCP on a loaded machine connecting can take well over a few hundred milliseconds, and
+        // a node that starts before a neighbour is up mixes without it.
+        r.startedInSync[i] = gossips[i]->awaitNeighbours(std::chrono::seconds(10));
       }
       std::mt19937 jitter(jitterSeed * 7919u + static_cast<uint32_t>(i));
       std::uniform_int_distribution<int> pauseUs(0, 200);
