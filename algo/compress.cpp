@@ -93,10 +93,9 @@ float quantizeInt8(std::span<float> values) {
   // The clamp keeps the scale valid for the wire (validInt8Scale): a normal float when every
   // value is tiny (denormal inputs), and 127 * scale finite when a value is huge or infinite
   // (a diverging run; those values saturate instead of turning into NaN).
-  const float scale =
-      maxAbs > 0.0f ? std::clamp(maxAbs / 127.0f, std::numeric_limits<float>::min(),
-                                 std::numeric_limits<float>::max() / 128.0f)
-                    : 1.0f;
+  const float scale = maxAbs > 0.0f ? std::clamp(maxAbs / 127.0f, std::numeric_limits<float>::min(),
+                                                 std::numeric_limits<float>::max() / 128.0f)
+                                    : 1.0f;
   // Round to nearest by adding and subtracting 1.5 * 2^23 (|v / scale| <= 127 here): no libm
   // call per value. Any rounding would do; the grid value q * scale is what must match.
   const float inv = 1.0f / scale;
@@ -112,9 +111,9 @@ float quantizeSign(std::span<float> values) {
   double sum = 0.0;  // double: a float sum of many values loses the small ones
   for (float v : values) sum += std::fabs(static_cast<double>(v));
   const double mean = values.empty() ? 1.0 : sum / static_cast<double>(values.size());
-  const auto scale = static_cast<float>(std::clamp(
-      mean, static_cast<double>(std::numeric_limits<float>::min()),
-      static_cast<double>(std::numeric_limits<float>::max())));
+  const auto scale =
+      static_cast<float>(std::clamp(mean, static_cast<double>(std::numeric_limits<float>::min()),
+                                    static_cast<double>(std::numeric_limits<float>::max())));
   for (float& v : values) v = v < 0.0f ? -scale : scale;
   return scale;
 }

@@ -10,9 +10,8 @@
 namespace murmur::algo {
 
 const std::vector<std::string>& methodNames() {
-  static const std::vector<std::string> names = {"dpsgd",          "local-sgd",     "eventgrad",
-                                                 "eventgrad-topk", "eventgrad-vote", "aet-sgd",
-                                                 "ri-sgd"};
+  static const std::vector<std::string> names = {
+      "dpsgd", "local-sgd", "eventgrad", "eventgrad-topk", "eventgrad-vote", "aet-sgd", "ri-sgd"};
   return names;
 }
 
@@ -55,38 +54,49 @@ MethodConfig parseMethod(std::string_view name) {
     c.maxRoundLead = 0;
     return c;
   }
-  throw InputError(fmt::format("unknown method '{}'; valid methods: {}", name,
-                               fmt::join(methodNames(), ", ")));
+  throw InputError(
+      fmt::format("unknown method '{}'; valid methods: {}", name, fmt::join(methodNames(), ", ")));
 }
 
 const char* toString(TriggerKind kind) {
   switch (kind) {
-    case TriggerKind::kAlways: return "always";
-    case TriggerKind::kPeriodic: return "periodic";
-    case TriggerKind::kEventGrad: return "eventgrad";
-    case TriggerKind::kAetRounds: return "aet-rounds";
+    case TriggerKind::kAlways:
+      return "always";
+    case TriggerKind::kPeriodic:
+      return "periodic";
+    case TriggerKind::kEventGrad:
+      return "eventgrad";
+    case TriggerKind::kAetRounds:
+      return "aet-rounds";
   }
   return "?";
 }
 const char* toString(Compression kind) {
   switch (kind) {
-    case Compression::kDense: return "dense";
-    case Compression::kTopK: return "topk";
-    case Compression::kVotedMask: return "voted-mask";
+    case Compression::kDense:
+      return "dense";
+    case Compression::kTopK:
+      return "topk";
+    case Compression::kVotedMask:
+      return "voted-mask";
   }
   return "?";
 }
 const char* toString(MixCadence kind) {
   switch (kind) {
-    case MixCadence::kEveryStep: return "every-step";
-    case MixCadence::kAtRound: return "at-round";
+    case MixCadence::kEveryStep:
+      return "every-step";
+    case MixCadence::kAtRound:
+      return "at-round";
   }
   return "?";
 }
 const char* toString(DeltaMetric kind) {
   switch (kind) {
-    case DeltaMetric::kNormOfDifference: return "norm-of-difference";
-    case DeltaMetric::kDifferenceOfNorms: return "difference-of-norms";
+    case DeltaMetric::kNormOfDifference:
+      return "norm-of-difference";
+    case DeltaMetric::kDifferenceOfNorms:
+      return "difference-of-norms";
   }
   return "?";
 }
@@ -98,9 +108,9 @@ void validate(const MethodConfig& c) {
                  "method '{}': top-K fraction must be in (0, 1], got {}", c.name, c.topKFraction);
   MURMUR_ENFORCE(c.maskEvery >= 1, InputError, "method '{}': mask epoch length must be >= 1",
                  c.name);
-  MURMUR_ENFORCE(static_cast<int>(c.fp16) + static_cast<int>(c.int8) + static_cast<int>(c.sign) <= 1,
-                 InputError, "method '{}': fp16, int8 and sign values are exclusive; pick one",
-                 c.name);
+  MURMUR_ENFORCE(
+      static_cast<int>(c.fp16) + static_cast<int>(c.int8) + static_cast<int>(c.sign) <= 1,
+      InputError, "method '{}': fp16, int8 and sign values are exclusive; pick one", c.name);
   MURMUR_ENFORCE(c.maskOwnFraction >= 0.0 && c.maskOwnFraction <= 1.0, InputError,
                  "method '{}': mask own fraction must be in [0, 1], got {}", c.name,
                  c.maskOwnFraction);
@@ -133,17 +143,15 @@ void validate(const MethodConfig& c) {
                  "method '{}': lockstep rounds cannot also run {} rounds ahead; set "
                  "max_round_lead=0 with lockstep",
                  c.name, c.maxRoundLead);
-  MURMUR_ENFORCE(!c.lockstepSweep ||
-                     (c.lockstep && c.mixing == MixCadence::kEveryStep &&
-                      c.compression != Compression::kVotedMask && !c.finalDense),
+  MURMUR_ENFORCE(!c.lockstepSweep || (c.lockstep && c.mixing == MixCadence::kEveryStep &&
+                                      c.compression != Compression::kVotedMask && !c.finalDense),
                  InputError,
                  "method '{}': lockstep_sweep needs lockstep=true and every-step mixing, and "
                  "works with neither voted masks nor final_dense",
                  c.name);
-  MURMUR_ENFORCE(c.roundDeadline.count() >= 0 && c.voteDeadline.count() >= 0 &&
-                     c.keyframeRetry.count() > 0,
-                 InputError, "method '{}': deadlines must be >= 0 ms and keyframe retry > 0 ms",
-                 c.name);
+  MURMUR_ENFORCE(
+      c.roundDeadline.count() >= 0 && c.voteDeadline.count() >= 0 && c.keyframeRetry.count() > 0,
+      InputError, "method '{}': deadlines must be >= 0 ms and keyframe retry > 0 ms", c.name);
 }
 
 }  // namespace murmur::algo

@@ -35,19 +35,19 @@ enum class DeltaMetric : uint8_t {
 };
 
 struct EventGradConfig {
-  bool adaptive = true;           // false: the static variant, threshold = staticThreshold
-  double staticThreshold = 0.0;   // used when !adaptive; 0 gives D-PSGD exactly
-  double horizon = 1.0;           // thr <- thr * horizon every step; 0 gives D-PSGD exactly
+  bool adaptive = true;          // false: the static variant, threshold = staticThreshold
+  double staticThreshold = 0.0;  // used when !adaptive; 0 gives D-PSGD exactly
+  double horizon = 1.0;          // thr <- thr * horizon every step; 0 gives D-PSGD exactly
   // c: thr <- c * mean(slopes) at an event (murmur's addition; 1 is the paper's rule). The
   // slope is the change per step at the last events, so c extrapolates it over c steps: a
   // tensor whose change grows steadily fires about every c steps, so the trigger rate falls
   // like 1/c. horizon > 1 instead grows the threshold exponentially between events, which
   // leaves tensors silent until S_max (measured in docs/RESULTS.md).
   double scale = 1.0;
-  uint32_t history = 2;           // H: slopes averaged into the adaptive threshold
-  uint64_t warmup = 30;           // steps k < warmup always send
+  uint32_t history = 2;  // H: slopes averaged into the adaptive threshold
+  uint64_t warmup = 30;  // steps k < warmup always send
   DeltaMetric metric = DeltaMetric::kNormOfDifference;
-  uint64_t maxSilence = 100;      // S_max: fire after this many silent steps (0: no bound)
+  uint64_t maxSilence = 100;  // S_max: fire after this many silent steps (0: no bound)
 };
 
 struct AetConfig {
@@ -97,7 +97,7 @@ struct MethodConfig {
   // (an EventGraD run at scale 3, gamma 0.5 on the 2x4 torus, lambda_min -0.5, blew its
   // consensus distance from 0.05 to 25 in its last 60 steps; docs/RESULTS.md).
   bool publicMixFresh = false;
-  bool fp16 = false;          // values travel as binary16; the sender rounds, so x~ stays exact
+  bool fp16 = false;  // values travel as binary16; the sender rounds, so x~ stays exact
   // Values travel as int8 with one float scale per frame (max |v| / 127); the sender quantises,
   // so x~ stays exact and the rounding error waits in the residual. Exclusive with fp16;
   // keyframes stay float32.

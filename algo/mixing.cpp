@@ -16,8 +16,8 @@ void validate(const MixingWeights& w, const std::vector<NodeId>& transportNeighb
   std::vector<NodeId> seen;
   for (const auto& [id, weight] : w.neighbours) {
     MURMUR_ENFORCE(std::isfinite(weight) && weight >= 0.0, InputError,
-                   "mixing weights: weight {} of neighbour {} is not a finite value >= 0",
-                   weight, id);
+                   "mixing weights: weight {} of neighbour {} is not a finite value >= 0", weight,
+                   id);
     MURMUR_ENFORCE(std::find(seen.begin(), seen.end(), id) == seen.end(), InputError,
                    "mixing weights: neighbour {} appears twice", id);
     MURMUR_ENFORCE(std::find(transportNeighbours.begin(), transportNeighbours.end(), id) !=

@@ -5,7 +5,6 @@
 
 #include <benchmark/benchmark.h>
 
-
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>

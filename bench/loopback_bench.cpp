@@ -62,7 +62,8 @@ struct Pair {
     a = std::make_unique<TcpTransport>(cfg(0, 1, b->port()));
     const auto until = std::chrono::steady_clock::now() + 5s;
     while (!(a->isUp(1) && b->isUp(0))) {
-      if (std::chrono::steady_clock::now() > until) throw std::runtime_error("nodes did not connect");
+      if (std::chrono::steady_clock::now() > until)
+        throw std::runtime_error("nodes did not connect");
       a->poll(msgs, evs, 5ms);
       b->poll(msgs, evs, 5ms);
     }

@@ -57,19 +57,19 @@ namespace detail {
 
 // MURMUR_ENFORCE(cond, ErrorType, "format {}", args...): throws ErrorType with the formatted
 // message when cond is false. The message is the user-facing text; it must say what and where.
-#define MURMUR_ENFORCE(cond, ErrorType, ...)                              \
-  do {                                                                    \
-    if (!(cond)) [[unlikely]] {                                           \
-      throw ErrorType(fmt::format(__VA_ARGS__));                          \
-    }                                                                     \
+#define MURMUR_ENFORCE(cond, ErrorType, ...)     \
+  do {                                           \
+    if (!(cond)) [[unlikely]] {                  \
+      throw ErrorType(fmt::format(__VA_ARGS__)); \
+    }                                            \
   } while (0)
 
 // MURMUR_CHECK(cond, "format", args...): an internal invariant; throws InternalError with the
 // source location, since reaching it is a bug.
-#define MURMUR_CHECK(cond, ...)                                                               \
-  do {                                                                                        \
-    if (!(cond)) [[unlikely]] {                                                               \
-      ::murmur::detail::throwEnforce("internal", __FILE__, __LINE__, #cond,                  \
-                                     fmt::format(__VA_ARGS__));                               \
-    }                                                                                         \
+#define MURMUR_CHECK(cond, ...)                                             \
+  do {                                                                      \
+    if (!(cond)) [[unlikely]] {                                             \
+      ::murmur::detail::throwEnforce("internal", __FILE__, __LINE__, #cond, \
+                                     fmt::format(__VA_ARGS__));             \
+    }                                                                       \
   } while (0)

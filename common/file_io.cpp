@@ -39,8 +39,8 @@ class TempFile {
 std::filesystem::path tempPathFor(const std::filesystem::path& path) {
   static std::atomic<uint64_t> counter{0};
   const auto ticks = std::chrono::steady_clock::now().time_since_epoch().count();
-  return path.parent_path() / fmt::format(".{}.tmp.{}.{}.{}", path.filename().string(),
-                                          ::getpid(), counter.fetch_add(1), ticks);
+  return path.parent_path() / fmt::format(".{}.tmp.{}.{}.{}", path.filename().string(), ::getpid(),
+                                          counter.fetch_add(1), ticks);
 }
 
 std::string errnoText(int err) { return std::strerror(err); }
@@ -80,8 +80,8 @@ void writeFileAtomic(const std::filesystem::path& path,
   tmp.release();
   // The rename is durable only once the directory entry is on disk.
   const int dirFd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  MURMUR_ENFORCE(dirFd >= 0, IoError, "{}: cannot open directory {} to fsync it: {}",
-                 path.string(), dir.string(), errnoText(errno));
+  MURMUR_ENFORCE(dirFd >= 0, IoError, "{}: cannot open directory {} to fsync it: {}", path.string(),
+                 dir.string(), errnoText(errno));
   const int rc = ::fsync(dirFd);
   const int err = errno;
   ::close(dirFd);

@@ -18,8 +18,8 @@ void writeFileAtomic(const std::filesystem::path& path,
                      std::initializer_list<std::span<const uint8_t>> chunks);
 
 inline void writeFileAtomic(const std::filesystem::path& path, std::string_view text) {
-  writeFileAtomic(path, {std::span<const uint8_t>(
-                            reinterpret_cast<const uint8_t*>(text.data()), text.size())});
+  writeFileAtomic(
+      path, {std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size())});
 }
 
 }  // namespace murmur

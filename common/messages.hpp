@@ -25,10 +25,10 @@ enum class UpdateKind : uint8_t {
 };
 
 struct TensorUpdate {
-  uint32_t tensor = 0;    // index into the model's tensor list (identical on every node)
-  uint64_t seq = 0;       // last sequence number folded into this update, per (sender, tensor, edge)
-  uint32_t merged = 1;    // how many consecutive updates this one carries: seq-merged+1 .. seq
-  uint64_t step = 0;      // sender's training step when it was produced
+  uint32_t tensor = 0;  // index into the model's tensor list (identical on every node)
+  uint64_t seq = 0;     // last sequence number folded into this update, per (sender, tensor, edge)
+  uint32_t merged = 1;  // how many consecutive updates this one carries: seq-merged+1 .. seq
+  uint64_t step = 0;    // sender's training step when it was produced
   UpdateKind kind = UpdateKind::kDense;
   uint32_t maskEpoch = 0;  // kMasked: which agreed mask the values sit on
   bool fp16 = false;       // carry values as IEEE binary16 on the wire (lossy)

@@ -5,9 +5,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <cstdio>
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -53,9 +53,8 @@ class Hmac {
     ctx_ = EVP_MAC_CTX_new(mac);
     MURMUR_ENFORCE(ctx_ != nullptr, BackendError, "OpenSSL: EVP_MAC_CTX_new failed");
     char digest[] = "SHA256";
-    OSSL_PARAM params[] = {
-        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
-        OSSL_PARAM_construct_end()};
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                           OSSL_PARAM_construct_end()};
     if (EVP_MAC_init(ctx_, key.data(), key.size(), params) != 1) {
       EVP_MAC_CTX_free(ctx_);
       throw BackendError("OpenSSL: HMAC-SHA256 init failed");
@@ -104,8 +103,8 @@ std::span<const uint8_t> ClusterSecret::bytes() const { return bytesOf(bytes_); 
 
 namespace {
 std::string trimTrailing(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ' ||
-                        s.back() == '\t')) {
+  while (!s.empty() &&
+         (s.back() == '\n' || s.back() == '\r' || s.back() == ' ' || s.back() == '\t')) {
     s.pop_back();
   }
   return s;
@@ -168,8 +167,8 @@ void checkHelloCompatible(const Hello& mine, const Hello& theirs,
   MURMUR_ENFORCE(theirs.authenticated == mine.authenticated, ProtocolError,
                  "node {} {} a cluster secret but this node {}", theirs.node,
                  theirs.authenticated ? "has" : "has no", mine.authenticated ? "has" : "has none");
-  MURMUR_ENFORCE(theirs.node != mine.node, ProtocolError,
-                 "peer claims this node's own id {}", mine.node);
+  MURMUR_ENFORCE(theirs.node != mine.node, ProtocolError, "peer claims this node's own id {}",
+                 mine.node);
   MURMUR_ENFORCE(!expectedPeer || theirs.node == *expectedPeer, ProtocolError,
                  "expected node {} on this connection, got node {}", expectedPeer.value_or(0),
                  theirs.node);

@@ -52,9 +52,8 @@ class VectorMessageBuilder final : public capnp::MessageBuilder {
 
   explicit VectorMessageBuilder(size_t estimateWords, Zero zero = Zero::kAll)
       : out_(kWordBytes * (1 + estimateWords)) {
-    size_t zeroBytes = zero == Zero::kAll
-                           ? out_.size()
-                           : std::min(out_.size(), kWordBytes * (1 + kOverheadWords));
+    size_t zeroBytes =
+        zero == Zero::kAll ? out_.size() : std::min(out_.size(), kWordBytes * (1 + kOverheadWords));
     std::memset(out_.data(), 0, zeroBytes);
     zeroedEnd_ = out_.data() + zeroBytes;
   }
@@ -107,9 +106,7 @@ class VectorMessageBuilder final : public capnp::MessageBuilder {
   }
 
  private:
-  capnp::word* firstSegment() {
-    return reinterpret_cast<capnp::word*>(out_.data() + kWordBytes);
-  }
+  capnp::word* firstSegment() { return reinterpret_cast<capnp::word*>(out_.data() + kWordBytes); }
 
   Bytes out_;
   uint8_t* zeroedEnd_ = nullptr;
@@ -146,9 +143,7 @@ uint8_t* writeDeltaVarint(std::span<const uint32_t> indices, uint8_t* out) {
   return out;
 }
 
-std::span<const uint8_t> asSpan(capnp::Data::Reader data) {
-  return {data.begin(), data.size()};
-}
+std::span<const uint8_t> asSpan(capnp::Data::Reader data) { return {data.begin(), data.size()}; }
 
 static_assert(static_cast<uint16_t>(wire::IndexEncoding::DELTA_VARINT) ==
                   static_cast<uint16_t>(IndexEncoding::kDeltaVarint) &&
@@ -198,7 +193,7 @@ void writeIndices(const IndexPlan& plan, std::span<const uint32_t> indices,
 
 #ifdef MURMUR_HAVE_X86
 __attribute__((target("avx,f16c"))) void floatToHalfF16c(const float* src, uint16_t* dst,
-                                                          size_t n) {
+                                                         size_t n) {
   size_t i = 0;
   for (; i + 8 <= n; i += 8) {
     __m256 v = _mm256_loadu_ps(src + i);
@@ -216,7 +211,7 @@ __attribute__((target("avx,f16c"))) void floatToHalfF16c(const float* src, uint1
 }
 
 __attribute__((target("avx,f16c"))) void halfToFloatF16c(const uint16_t* src, float* dst,
-                                                          size_t n) {
+                                                         size_t n) {
   size_t i = 0;
   for (; i + 8 <= n; i += 8) {
     __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i));
@@ -334,8 +329,8 @@ TensorUpdate readTensorUpdate(wire::TensorUpdate::Reader r, const DecodeLimits& 
   } else {
     const size_t elem = int8 ? 1 : u.fp16 ? sizeof(uint16_t) : sizeof(float);
     MURMUR_ENFORCE(values.size() % elem == 0, ProtocolError,
-                   "tensor update for tensor {}: {} value bytes is not a multiple of {}",
-                   u.tensor, values.size(), elem);
+                   "tensor update for tensor {}: {} value bytes is not a multiple of {}", u.tensor,
+                   values.size(), elem);
     count = values.size() / elem;
   }
   MURMUR_ENFORCE(u.digest == 0 || u.kind == UpdateKind::kKeyframe, ProtocolError,
@@ -353,20 +348,18 @@ TensorUpdate readTensorUpdate(wire::TensorUpdate::Reader r, const DecodeLimits& 
     MURMUR_ENFORCE(limits.tensorSizes.empty() || count <= limits.tensorSizes[u.tensor],
                    ProtocolError, "sparse update for tensor {}: {} values exceed the tensor size",
                    u.tensor, count);
-    u.indices = readSparseIndices(r, u.tensor,
-                                  static_cast<uint32_t>(std::min<size_t>(count, UINT32_MAX)),
-                                  universeOf(limits, u.tensor));
+    u.indices =
+        readSparseIndices(r, u.tensor, static_cast<uint32_t>(std::min<size_t>(count, UINT32_MAX)),
+                          universeOf(limits, u.tensor));
     MURMUR_ENFORCE(u.indices.size() == count, ProtocolError,
                    "sparse update for tensor {}: {} values but {} indices", u.tensor, count,
                    u.indices.size());
   } else {
     MURMUR_ENFORCE(!r.hasIndices() || r.getIndices().size() == 0, ProtocolError,
-                   "tensor update for tensor {}: indices present on a non-sparse update",
-                   u.tensor);
+                   "tensor update for tensor {}: indices present on a non-sparse update", u.tensor);
     auto indexEncRaw = static_cast<uint16_t>(r.getIndexEncoding());
-    MURMUR_ENFORCE(indexEncRaw <= static_cast<uint16_t>(IndexEncoding::kGolombRice),
-                   ProtocolError, "tensor update for tensor {}: unknown index encoding {}",
-                   u.tensor, indexEncRaw);
+    MURMUR_ENFORCE(indexEncRaw <= static_cast<uint16_t>(IndexEncoding::kGolombRice), ProtocolError,
+                   "tensor update for tensor {}: unknown index encoding {}", u.tensor, indexEncRaw);
   }
   if (sign) {
     u.values.resize(count);
@@ -389,7 +382,8 @@ TensorUpdate readTensorUpdate(wire::TensorUpdate::Reader r, const DecodeLimits& 
       const auto at = std::find(q, q + count, INT8_MIN) - q;
       MURMUR_ENFORCE(false, ProtocolError,
                      "tensor update for tensor {}: int8 value -128 at position {} (range is "
-                     "-127..127)", u.tensor, at);
+                     "-127..127)",
+                     u.tensor, at);
     }
   } else if (u.fp16) {
     u.values.resize(count);
@@ -452,8 +446,8 @@ Out readMask(uint32_t tensor, uint32_t epoch, bool hasIndices, wire::IndexSet::R
       }
     }
   } else {
-    throw ProtocolError(fmt::format("{} for tensor {}: unknown index encoding {}", what, tensor,
-                                    encRaw));
+    throw ProtocolError(
+        fmt::format("{} for tensor {}: unknown index encoding {}", what, tensor, encRaw));
   }
   return out;
 }
@@ -512,8 +506,8 @@ auto withEnvelope(std::span<const uint8_t> payload, const DecodeLimits& limits, 
                    array.end() - reader.getEnd());
     return fn(reader.getRoot<wire::Envelope>());
   } catch (const kj::Exception& e) {
-    throw ProtocolError(fmt::format("malformed payload ({} bytes): {}", payload.size(),
-                                    e.getDescription().cStr()));
+    throw ProtocolError(
+        fmt::format("malformed payload ({} bytes): {}", payload.size(), e.getDescription().cStr()));
   }
 }
 
@@ -531,8 +525,8 @@ WirePayload readEnvelope(wire::Envelope::Reader env, const DecodeLimits& limits)
     case wire::Envelope::MASK_VOTE: {
       MURMUR_ENFORCE(env.hasMaskVote(), ProtocolError, "mask vote: body missing");
       auto r = env.getMaskVote();
-      return Message(readMask<MaskVote>(r.getTensor(), r.getEpoch(), r.hasIndices(),
-                                        r.getIndices(), limits, "mask vote"));
+      return Message(readMask<MaskVote>(r.getTensor(), r.getEpoch(), r.hasIndices(), r.getIndices(),
+                                        limits, "mask vote"));
     }
     case wire::Envelope::MASK_DECISION: {
       MURMUR_ENFORCE(env.hasMaskDecision(), ProtocolError, "mask decision: body missing");
@@ -568,8 +562,8 @@ WirePayload readEnvelope(wire::Envelope::Reader env, const DecodeLimits& limits)
 IndexPlan planIndexSet(uint32_t universe, std::span<const uint32_t> indices, const char* what) {
   checkStrictlyIncreasing(indices, universe, what);
   IndexPlan plan = planIndices(indices, universe);
-  MURMUR_CHECK(plan.bytes <= kMaxBlobBytes, "{}: index set too large to encode (universe {})",
-               what, universe);
+  MURMUR_CHECK(plan.bytes <= kMaxBlobBytes, "{}: index set too large to encode (universe {})", what,
+               universe);
   return plan;
 }
 
@@ -600,15 +594,16 @@ struct Encoder {
     MURMUR_CHECK(!int8 || (!u.fp16 && !sign && validInt8Scale(u.int8Scale)),
                  "tensor update for tensor {}: int8 scale {} (fp16 {}, sign scale {})", u.tensor,
                  u.int8Scale, u.fp16, u.signScale);
-    MURMUR_CHECK(!sign || (!u.fp16 && validSignScale(u.signScale) &&
-                           u.kind != UpdateKind::kKeyframe),
-                 "tensor update for tensor {}: sign scale {} (fp16 {}, kind {})", u.tensor,
-                 u.signScale, u.fp16, static_cast<int>(u.kind));
-    size_t valueBytes =
-        sign ? (u.values.size() + 7) / 8
-             : u.values.size() * (int8 ? 1 : u.fp16 ? sizeof(uint16_t) : sizeof(float));
-    IndexPlan indexPlan = u.kind == UpdateKind::kSparse ? planIndices(u.indices, std::nullopt)
-                                                        : IndexPlan{};
+    MURMUR_CHECK(
+        !sign || (!u.fp16 && validSignScale(u.signScale) && u.kind != UpdateKind::kKeyframe),
+        "tensor update for tensor {}: sign scale {} (fp16 {}, kind {})", u.tensor, u.signScale,
+        u.fp16, static_cast<int>(u.kind));
+    size_t valueBytes = sign ? (u.values.size() + 7) / 8
+                             : u.values.size() * (int8     ? 1
+                                                  : u.fp16 ? sizeof(uint16_t)
+                                                           : sizeof(float));
+    IndexPlan indexPlan =
+        u.kind == UpdateKind::kSparse ? planIndices(u.indices, std::nullopt) : IndexPlan{};
     size_t indexBytes = indexPlan.bytes;
     MURMUR_CHECK(valueBytes <= kMaxBlobBytes && indexBytes <= kMaxBlobBytes,
                  "tensor update for tensor {} too large to encode ({} values)", u.tensor,
@@ -685,7 +680,8 @@ struct Encoder {
         for (size_t i = 0; i < u.values.size(); ++i) {
           MURMUR_CHECK(static_cast<float>(q[i]) * u.int8Scale == u.values[i],
                        "tensor update for tensor {}: value {} at {} is not on the int8 grid of "
-                       "scale {}", u.tensor, u.values[i], i, u.int8Scale);
+                       "scale {}",
+                       u.tensor, u.values[i], i, u.int8Scale);
         }
       }
     } else if (u.fp16) {
@@ -761,8 +757,8 @@ Bytes guardEncode(const char* what, Fn&& fn) {
   try {
     return fn();
   } catch (const kj::Exception& e) {
-    throw InternalError(fmt::format("encoding {} failed in Cap'n Proto: {}", what,
-                                    e.getDescription().cStr()));
+    throw InternalError(
+        fmt::format("encoding {} failed in Cap'n Proto: {}", what, e.getDescription().cStr()));
   }
 }
 
@@ -824,13 +820,20 @@ MessageKind payloadKind(std::span<const uint8_t> payload, const DecodeLimits& li
   return withEnvelope(payload, limits, [](wire::Envelope::Reader env) {
     switch (env.which()) {
       case wire::Envelope::HELLO:
-      case wire::Envelope::HELLO_PROOF: return MessageKind::kHandshake;
-      case wire::Envelope::TENSOR_UPDATE: return MessageKind::kTensorUpdate;
-      case wire::Envelope::MASK_VOTE: return MessageKind::kMaskVote;
-      case wire::Envelope::MASK_DECISION: return MessageKind::kMaskDecision;
-      case wire::Envelope::HEARTBEAT: return MessageKind::kHeartbeat;
-      case wire::Envelope::GOODBYE: return MessageKind::kGoodbye;
-      case wire::Envelope::KEYFRAME_REQUEST: return MessageKind::kKeyframeRequest;
+      case wire::Envelope::HELLO_PROOF:
+        return MessageKind::kHandshake;
+      case wire::Envelope::TENSOR_UPDATE:
+        return MessageKind::kTensorUpdate;
+      case wire::Envelope::MASK_VOTE:
+        return MessageKind::kMaskVote;
+      case wire::Envelope::MASK_DECISION:
+        return MessageKind::kMaskDecision;
+      case wire::Envelope::HEARTBEAT:
+        return MessageKind::kHeartbeat;
+      case wire::Envelope::GOODBYE:
+        return MessageKind::kGoodbye;
+      case wire::Envelope::KEYFRAME_REQUEST:
+        return MessageKind::kKeyframeRequest;
     }
     throw ProtocolError(fmt::format("unknown message kind {} (a newer protocol?)",
                                     static_cast<unsigned>(env.which())));
@@ -867,8 +870,8 @@ std::vector<uint32_t> decodeDeltaVarint(std::span<const uint8_t> data, uint32_t 
   for (uint32_t i = 0; i < count; ++i) {
     uint64_t gap = 0;
     for (int shift = 0;; shift += 7) {
-      MURMUR_ENFORCE(pos < data.size(), ProtocolError,
-                     "delta-varint: truncated at index {} of {}", i, count);
+      MURMUR_ENFORCE(pos < data.size(), ProtocolError, "delta-varint: truncated at index {} of {}",
+                     i, count);
       uint8_t byte = data[pos++];
       MURMUR_ENFORCE(shift < 28 || (byte & 0xF0) == 0, ProtocolError,
                      "delta-varint: varint overflow at index {}", i);

@@ -50,10 +50,14 @@ int64_t parseDurationNs(const std::string& text, const LineCtx& at, const std::s
   std::string unit;
   double v = parseNumber(text, at, what, &unit);
   double scale = 0;
-  if (unit == "ns") scale = 1;
-  else if (unit == "us") scale = 1e3;
-  else if (unit == "ms" || unit.empty()) scale = 1e6;
-  else if (unit == "s") scale = 1e9;
+  if (unit == "ns")
+    scale = 1;
+  else if (unit == "us")
+    scale = 1e3;
+  else if (unit == "ms" || unit.empty())
+    scale = 1e6;
+  else if (unit == "s")
+    scale = 1e9;
   MURMUR_ENFORCE(scale > 0, InputError, "{}:{}: {} has unknown unit '{}' (ns, us, ms, s)",
                  at.origin, at.line, what, unit);
   return static_cast<int64_t>(std::llround(v * scale));
@@ -63,22 +67,25 @@ double parseBytes(const std::string& text, const LineCtx& at, const std::string&
   std::string unit;
   double v = parseNumber(text, at, what, &unit);
   static const std::pair<const char*, double> kUnits[] = {
-      {"", 1},         {"B", 1},           {"KB", 1e3},       {"MB", 1e6},
-      {"GB", 1e9},     {"KiB", 1024.0},    {"MiB", 1048576.0}, {"GiB", 1073741824.0}};
+      {"", 1},     {"B", 1},        {"KB", 1e3},        {"MB", 1e6},
+      {"GB", 1e9}, {"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0}};
   for (const auto& [name, scale] : kUnits) {
     if (unit == name) return v * scale;
   }
-  MURMUR_ENFORCE(false, InputError, "{}:{}: {} has unknown unit '{}' (B, KB, MB, GB, KiB, MiB, GiB)",
-                 at.origin, at.line, what, unit);
+  MURMUR_ENFORCE(false, InputError,
+                 "{}:{}: {} has unknown unit '{}' (B, KB, MB, GB, KiB, MiB, GiB)", at.origin,
+                 at.line, what, unit);
   return 0;
 }
 
 double parseProbability(const std::string& text, const LineCtx& at, const std::string& what) {
   std::string unit;
   double v = parseNumber(text, at, what, &unit);
-  if (unit == "%") v /= 100.0;
-  else MURMUR_ENFORCE(unit.empty(), InputError, "{}:{}: {} has trailing '{}'", at.origin, at.line,
-                      what, unit);
+  if (unit == "%")
+    v /= 100.0;
+  else
+    MURMUR_ENFORCE(unit.empty(), InputError, "{}:{}: {} has trailing '{}'", at.origin, at.line,
+                   what, unit);
   MURMUR_ENFORCE(v <= 1.0, InputError, "{}:{}: {} must be a probability in [0, 1], got {}",
                  at.origin, at.line, what, text);
   return v;
@@ -88,8 +95,8 @@ std::optional<NodeId> parseNode(const std::string& text, const LineCtx& at) {
   if (text == "*") return std::nullopt;
   uint32_t id = 0;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
-  MURMUR_ENFORCE(ec == std::errc() && ptr == text.data() + text.size() && !text.empty(),
-                 InputError, "{}:{}: '{}' is not a node id or '*'", at.origin, at.line, text);
+  MURMUR_ENFORCE(ec == std::errc() && ptr == text.data() + text.size() && !text.empty(), InputError,
+                 "{}:{}: '{}' is not a node id or '*'", at.origin, at.line, text);
   return id;
 }
 
@@ -168,29 +175,38 @@ FaultScenario FaultScenario::parse(const std::string& text, const std::string& o
     std::vector<std::string> args;
     for (std::string w; words >> w;) args.push_back(w);
     if (verb == "seed") {
-      MURMUR_ENFORCE(args.size() == 1, InputError, "{}:{}: 'seed' takes one number", origin, lineNo);
+      MURMUR_ENFORCE(args.size() == 1, InputError, "{}:{}: 'seed' takes one number", origin,
+                     lineNo);
       std::string unit;
       sc.seed = static_cast<uint64_t>(parseNumber(args[0], at, "seed", &unit));
       MURMUR_ENFORCE(unit.empty(), InputError, "{}:{}: bad seed '{}'", origin, lineNo, args[0]);
     } else if (verb == "link") {
-      MURMUR_ENFORCE(!args.empty(), InputError, "{}:{}: 'link' needs a link (A->B, A-B, *)",
-                     origin, lineNo);
+      MURMUR_ENFORCE(!args.empty(), InputError, "{}:{}: 'link' needs a link (A->B, A-B, *)", origin,
+                     lineNo);
       LinkRule rule;
       rule.link = parseLink(args[0], at);
       for (size_t i = 1; i < args.size(); ++i) {
         size_t eq = args[i].find('=');
-        MURMUR_ENFORCE(eq != std::string::npos, InputError, "{}:{}: '{}' must be key=value",
-                       origin, lineNo, args[i]);
+        MURMUR_ENFORCE(eq != std::string::npos, InputError, "{}:{}: '{}' must be key=value", origin,
+                       lineNo, args[i]);
         std::string key = args[i].substr(0, eq);
         std::string val = args[i].substr(eq + 1);
-        if (key == "drop") rule.drop = parseProbability(val, at, key);
-        else if (key == "delay") rule.delayNs = parseDurationNs(val, at, key);
-        else if (key == "jitter") rule.jitterNs = parseDurationNs(val, at, key);
-        else if (key == "dup") rule.duplicate = parseProbability(val, at, key);
-        else if (key == "reorder") rule.reorder = parseProbability(val, at, key);
-        else if (key == "hold") rule.reorderHoldNs = parseDurationNs(val, at, key);
-        else if (key == "bw") rule.bandwidthBps = parseBytes(val, at, key);
-        else if (key == "burst") rule.burstBytes = parseBytes(val, at, key);
+        if (key == "drop")
+          rule.drop = parseProbability(val, at, key);
+        else if (key == "delay")
+          rule.delayNs = parseDurationNs(val, at, key);
+        else if (key == "jitter")
+          rule.jitterNs = parseDurationNs(val, at, key);
+        else if (key == "dup")
+          rule.duplicate = parseProbability(val, at, key);
+        else if (key == "reorder")
+          rule.reorder = parseProbability(val, at, key);
+        else if (key == "hold")
+          rule.reorderHoldNs = parseDurationNs(val, at, key);
+        else if (key == "bw")
+          rule.bandwidthBps = parseBytes(val, at, key);
+        else if (key == "burst")
+          rule.burstBytes = parseBytes(val, at, key);
         else
           MURMUR_ENFORCE(false, InputError,
                          "{}:{}: unknown link key '{}' (drop, delay, jitter, dup, reorder, hold, "
@@ -322,8 +338,8 @@ FrameFate LinkShaper::onFrame(NodeId from, NodeId to, size_t bytes) {
       st.lastRefillNs = now;
       st.bucketInit = true;
     }
-    st.tokens = std::min(depth, st.tokens + r.bandwidthBps * 1e-9 *
-                                                static_cast<double>(now - st.lastRefillNs));
+    st.tokens = std::min(
+        depth, st.tokens + r.bandwidthBps * 1e-9 * static_cast<double>(now - st.lastRefillNs));
     st.lastRefillNs = now;
     st.tokens -= static_cast<double>(bytes);
     if (st.tokens < 0) {

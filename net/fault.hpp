@@ -32,14 +32,14 @@ struct LinkMatch {
 
 struct LinkRule {
   LinkMatch link;
-  double drop = 0.0;           // probability a frame is lost
-  int64_t delayNs = 0;         // fixed one-way delay
-  int64_t jitterNs = 0;        // + uniform [0, jitter]
-  double duplicate = 0.0;      // probability a frame is delivered twice
-  double reorder = 0.0;        // probability a frame is held back behind later frames
-  int64_t reorderHoldNs = 0;   // how long a reordered frame is held back; 0: 2 ms + delay + jitter
-  double bandwidthBps = 0.0;   // bytes per second; 0 = unlimited
-  double burstBytes = 0.0;     // token bucket depth; 0 = one frame's worth
+  double drop = 0.0;          // probability a frame is lost
+  int64_t delayNs = 0;        // fixed one-way delay
+  int64_t jitterNs = 0;       // + uniform [0, jitter]
+  double duplicate = 0.0;     // probability a frame is delivered twice
+  double reorder = 0.0;       // probability a frame is held back behind later frames
+  int64_t reorderHoldNs = 0;  // how long a reordered frame is held back; 0: 2 ms + delay + jitter
+  double bandwidthBps = 0.0;  // bytes per second; 0 = unlimited
+  double burstBytes = 0.0;    // token bucket depth; 0 = one frame's worth
 };
 
 // An edge set that is cut for a window of time (ms since the shaper's start) or of steps

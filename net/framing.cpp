@@ -128,8 +128,8 @@ std::optional<Frame> FrameReader::next() {
 size_t FrameReader::buffered() const {
   size_t inCurrent = 0;
   if (current_) {
-    inCurrent = kFrameHeaderBytes + currentLength_ + (current_->mac ? kFrameMacBytes : 0) -
-                currentNeeded_;
+    inCurrent =
+        kFrameHeaderBytes + currentLength_ + (current_->mac ? kFrameMacBytes : 0) - currentNeeded_;
   }
   return (pending_.size() - pendingOffset_) + inCurrent;
 }

@@ -40,7 +40,7 @@ struct InMemoryNetwork::Hub {
     std::string downReason = "not started";
     uint64_t generation = 0;  // bumped by endpoint(): older endpoints go dead
     std::map<std::pair<int64_t, uint64_t>, InFlight> inbox;  // (deliverAt, order)
-    std::map<NodeId, bool> reportedUp;                      // per neighbour, last PeerEvent
+    std::map<NodeId, bool> reportedUp;                       // per neighbour, last PeerEvent
     std::map<NodeId, EdgeTraffic> traffic;
   };
 
@@ -147,7 +147,8 @@ class InMemoryEndpoint final : public Transport {
         auto wait = deadline - now;
         // Deliveries due later and scheduled partitions move with the network's clock, which
         // nobody notifies about: re-check at least every millisecond while either is pending.
-        if (nextDue != INT64_MAX || (hub_->shaper && !hub_->shaper->scenario().partitions.empty())) {
+        if (nextDue != INT64_MAX ||
+            (hub_->shaper && !hub_->shaper->scenario().partitions.empty())) {
           wait = std::min<std::chrono::steady_clock::duration>(wait, std::chrono::milliseconds(1));
         }
         hub_->cv.wait_for(lock, wait);
@@ -260,8 +261,8 @@ InMemoryNetwork::InMemoryNetwork(size_t nodeCount, std::vector<std::vector<NodeI
     hub_->nodes[i].neighbours = std::move(adjacency[i]);
   }
   if (options.faults) {
-    hub_->shaper = std::make_unique<LinkShaper>(std::move(*options.faults), options.seed,
-                                                *hub_->clock);
+    hub_->shaper =
+        std::make_unique<LinkShaper>(std::move(*options.faults), options.seed, *hub_->clock);
   }
 }
 

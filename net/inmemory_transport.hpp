@@ -25,8 +25,8 @@ namespace murmur::net {
 
 struct InMemoryOptions {
   std::optional<FaultScenario> faults;
-  uint64_t seed = 0;              // fault layer seed
-  const Clock* clock = nullptr;   // nullptr: SteadyClock; must outlive the network
+  uint64_t seed = 0;             // fault layer seed
+  const Clock* clock = nullptr;  // nullptr: SteadyClock; must outlive the network
 };
 
 class InMemoryNetwork {

@@ -183,14 +183,13 @@ Bytes encodeRice(std::span<const uint32_t> indices, uint64_t universe) {
   return out;
 }
 
-std::vector<uint32_t> decodeRice(std::span<const uint8_t> data, uint32_t count,
-                                 uint64_t universe) {
+std::vector<uint32_t> decodeRice(std::span<const uint8_t> data, uint32_t count, uint64_t universe) {
   MURMUR_CHECK(universe <= uint64_t{1} << 32, "golomb-rice: universe {} exceeds 2^32", universe);
   MURMUR_ENFORCE(!data.empty(), ProtocolError,
                  "golomb-rice: empty data, the parameter byte is missing ({} indices)", count);
   const unsigned b = data[0];
-  MURMUR_ENFORCE(b <= kMaxRiceParameter, ProtocolError,
-                 "golomb-rice: parameter b = {} exceeds {}", b, kMaxRiceParameter);
+  MURMUR_ENFORCE(b <= kMaxRiceParameter, ProtocolError, "golomb-rice: parameter b = {} exceeds {}",
+                 b, kMaxRiceParameter);
   BitReader bits(data.subspan(1));
   // Every index takes at least b + 1 bits: refuse a count the data cannot hold before
   // allocating for it. This also bounds the loop below by the data size.
@@ -201,12 +200,11 @@ std::vector<uint32_t> decodeRice(std::span<const uint8_t> data, uint32_t count,
   out.reserve(count);
   // q < 2^33 when checked (after at most 64 more ones), so q << b cannot overflow 64 bits.
   auto checkQuotient = [&](uint64_t q, uint64_t maxQuotient, uint32_t i) {
-    MURMUR_ENFORCE(q <= maxQuotient, ProtocolError,
-                   "golomb-rice: unary run of {} or more ones at index {} of {} (b = {}) {}", q,
-                   i, count, b,
-                   (q << b) > UINT32_MAX
-                       ? std::string("overflows a 32-bit gap")
-                       : fmt::format("puts the index past universe {}", universe));
+    MURMUR_ENFORCE(
+        q <= maxQuotient, ProtocolError,
+        "golomb-rice: unary run of {} or more ones at index {} of {} (b = {}) {}", q, i, count, b,
+        (q << b) > UINT32_MAX ? std::string("overflows a 32-bit gap")
+                              : fmt::format("puts the index past universe {}", universe));
   };
   uint64_t next = 0;  // smallest index the next one may take
   for (uint32_t i = 0; i < count; ++i) {
@@ -226,8 +224,8 @@ std::vector<uint32_t> decodeRice(std::span<const uint8_t> data, uint32_t count,
       bits.consume(run + 1 + b);
     } else {
       for (;;) {
-        MURMUR_ENFORCE(bits.avail() > 0, ProtocolError,
-                       "golomb-rice: truncated at index {} of {}", i, count);
+        MURMUR_ENFORCE(bits.avail() > 0, ProtocolError, "golomb-rice: truncated at index {} of {}",
+                       i, count);
         run = static_cast<unsigned>(std::countl_one(bits.window()));
         bool stopped = run < bits.avail();
         q += run;
@@ -238,8 +236,8 @@ std::vector<uint32_t> decodeRice(std::span<const uint8_t> data, uint32_t count,
       }
       if (b > 0) {
         bits.refill();
-        MURMUR_ENFORCE(bits.avail() >= b, ProtocolError,
-                       "golomb-rice: truncated at index {} of {}", i, count);
+        MURMUR_ENFORCE(bits.avail() >= b, ProtocolError, "golomb-rice: truncated at index {} of {}",
+                       i, count);
         low = bits.window() >> (64 - b);
         bits.consume(b);
       }
@@ -251,8 +249,8 @@ std::vector<uint32_t> decodeRice(std::span<const uint8_t> data, uint32_t count,
     next = index + 1;
   }
   uint64_t left = bits.remaining();
-  MURMUR_ENFORCE(left < 8, ProtocolError,
-                 "golomb-rice: {} trailing bytes after {} indices", left / 8, count);
+  MURMUR_ENFORCE(left < 8, ProtocolError, "golomb-rice: {} trailing bytes after {} indices",
+                 left / 8, count);
   MURMUR_ENFORCE(bits.window() == 0, ProtocolError,
                  "golomb-rice: nonzero padding bits after {} indices", count);
   return out;

@@ -43,7 +43,6 @@ Bytes encodeRice(std::span<const uint32_t> indices, uint64_t universe = uint64_t
 // `data` with at most 7 zero padding bits; throws ProtocolError naming what is wrong otherwise.
 // Work and allocation are bounded by data.size() whatever `count` claims. The format needs
 // the count: b + 1 or more zero padding bits also read as one more gap of 0.
-std::vector<uint32_t> decodeRice(std::span<const uint8_t> data, uint32_t count,
-                                 uint64_t universe);
+std::vector<uint32_t> decodeRice(std::span<const uint8_t> data, uint32_t count, uint64_t universe);
 
 }  // namespace murmur::net

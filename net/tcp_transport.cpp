@@ -258,8 +258,8 @@ struct Connection : std::enable_shared_from_this<Connection> {
     // follow in the same system call.
     std::span<uint8_t> window = reader.payloadWindow();
     const bool direct = window.size() >= kDirectReadMin;
-    asio::mutable_buffer into = direct ? asio::buffer(window.data(), window.size())
-                                       : asio::buffer(rbuf);
+    asio::mutable_buffer into =
+        direct ? asio::buffer(window.data(), window.size()) : asio::buffer(rbuf);
     sock.async_read_some(into, [self, direct](std::error_code ec, size_t n) {
       if (self->state == State::kClosed) return;
       if (ec) {
@@ -403,8 +403,8 @@ struct Connection : std::enable_shared_from_this<Connection> {
     if (state == State::kClosed) return;
     spdlog::warn("node {}: refusing {}: {}", t.cfg.self, who(), reason);
     try {
-      control.push_back(buildFrame(encodePayload(Goodbye{reason}), nullptr,
-                                   t.cfg.limits.maxPayloadBytes));
+      control.push_back(
+          buildFrame(encodePayload(Goodbye{reason}), nullptr, t.cfg.limits.maxPayloadBytes));
     } catch (const std::exception&) {
       close("refused: " + reason);
       return;
@@ -823,10 +823,11 @@ void TcpTransport::send(std::span<const NodeId> to, Message message) {
           const int64_t now = nowNs();
           if (now - t.lastOverflowLogNs.load() > 1000000000) {
             t.lastOverflowLogNs.store(now);
-            spdlog::warn("node {}: {} is falling behind: {} bytes queued (bound {}), queueing "
-                         "past the bound after waiting {} ms",
-                         t.cfg.self, t.edge(id), p->queue.bytes(), p->queue.maxBytes(),
-                         t.cfg.sendBlockBound.count());
+            spdlog::warn(
+                "node {}: {} is falling behind: {} bytes queued (bound {}), queueing "
+                "past the bound after waiting {} ms",
+                t.cfg.self, t.edge(id), p->queue.bytes(), p->queue.maxBytes(),
+                t.cfg.sendBlockBound.count());
           }
           if (p->queue.bytes() > 4 * p->queue.maxBytes()) {
             lock.unlock();

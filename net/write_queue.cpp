@@ -39,10 +39,10 @@ void asFloat32(TensorUpdate& u) {
 }  // namespace
 
 // fp16, int8 and sign: each queued update was rounded by its sender (to half precision, its
-// int8 grid or +-scale), which mirrored exactly that rounding in its copy of what the receiver holds. A sum
-// of two rounded updates is not on any such grid; rounding it again would make the receiver's
-// replica drift from the sender's copy with nothing to repair it. So a merged update always
-// travels as float32 (asFloat32).
+// int8 grid or +-scale), which mirrored exactly that rounding in its copy of what the receiver
+// holds. A sum of two rounded updates is not on any such grid; rounding it again would make the
+// receiver's replica drift from the sender's copy with nothing to repair it. So a merged update
+// always travels as float32 (asFloat32).
 bool mergeUpdates(TensorUpdate& into, const TensorUpdate& next) {
   if (into.tensor != next.tensor) return false;
   const uint32_t mergedCount = into.merged + next.merged;

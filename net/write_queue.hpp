@@ -37,7 +37,8 @@ struct OutFrame {
 class WriteQueue {
  public:
   // frameOverhead: bytes each frame adds on the wire besides its payload (header, MAC).
-  WriteQueue(size_t maxBytes, size_t frameOverhead) : maxBytes_(maxBytes), overhead_(frameOverhead) {}
+  WriteQueue(size_t maxBytes, size_t frameOverhead)
+      : maxBytes_(maxBytes), overhead_(frameOverhead) {}
 
   bool fits(size_t payloadBytes) const { return bytes_ + payloadBytes + overhead_ <= maxBytes_; }
   void append(OutFrame frame);

@@ -98,8 +98,8 @@ class Reader {
  private:
   void need(size_t n, const char* what) {
     MURMUR_ENFORCE(n <= size_ - pos_, InputError,
-                   "checkpoint {}: corrupted: {} needs {} bytes but only {} remain",
-                   path_.string(), what, n, size_ - pos_);
+                   "checkpoint {}: corrupted: {} needs {} bytes but only {} remain", path_.string(),
+                   what, n, size_ - pos_);
   }
   const uint8_t* data_;
   size_t size_;
@@ -155,17 +155,16 @@ Checkpoint loadCheckpoint(const std::filesystem::path& path) {
   in.seekg(0, std::ios::end);
   const std::streamoff fileSize = in.tellg();
   in.seekg(0, std::ios::beg);
-  MURMUR_ENFORCE(fileSize >= 0 && in.good(), InputError,
-                 "checkpoint {}: cannot determine the size", path.string());
+  MURMUR_ENFORCE(fileSize >= 0 && in.good(), InputError, "checkpoint {}: cannot determine the size",
+                 path.string());
   bytes.resize(static_cast<size_t>(fileSize));
   in.read(reinterpret_cast<char*>(bytes.data()), fileSize);
   MURMUR_ENFORCE(in.gcount() == fileSize, InputError, "checkpoint {}: read {} of {} bytes",
                  path.string(), in.gcount(), fileSize);
   MURMUR_ENFORCE(!in.bad(), InputError, "checkpoint {}: read failed", path.string());
-  MURMUR_ENFORCE(bytes.size() >= sizeof(kMagic) &&
-                     std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) == 0,
-                 InputError, "checkpoint {}: not a murmur checkpoint (wrong magic bytes)",
-                 path.string());
+  MURMUR_ENFORCE(
+      bytes.size() >= sizeof(kMagic) && std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) == 0,
+      InputError, "checkpoint {}: not a murmur checkpoint (wrong magic bytes)", path.string());
   MURMUR_ENFORCE(bytes.size() >= kHeaderBytes, InputError,
                  "checkpoint {}: truncated: {} bytes, shorter than the {}-byte header",
                  path.string(), bytes.size(), kHeaderBytes);
@@ -207,8 +206,8 @@ Checkpoint loadCheckpoint(const std::filesystem::path& path) {
     c.meta.emplace(std::move(key), std::move(value));
   }
   MURMUR_ENFORCE(r.remaining() == 0, InputError,
-                 "checkpoint {}: corrupted: {} bytes left over after the last field",
-                 path.string(), r.remaining());
+                 "checkpoint {}: corrupted: {} bytes left over after the last field", path.string(),
+                 r.remaining());
   return c;
 }
 

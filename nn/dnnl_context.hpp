@@ -74,7 +74,8 @@ class FloatBuffer {
     for (size_t i = 0; i < n; ++i) p_[i] = 0.f;
   }
   ~FloatBuffer() { std::free(p_); }
-  FloatBuffer(FloatBuffer&& o) noexcept : p_(std::exchange(o.p_, nullptr)), n_(std::exchange(o.n_, 0)) {}
+  FloatBuffer(FloatBuffer&& o) noexcept
+      : p_(std::exchange(o.p_, nullptr)), n_(std::exchange(o.n_, 0)) {}
   FloatBuffer& operator=(FloatBuffer&& o) noexcept {
     std::swap(p_, o.p_);
     std::swap(n_, o.n_);

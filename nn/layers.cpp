@@ -165,7 +165,8 @@ class Conv2d final : public Layer {
   };
 
   Plan& plan(int batch) {
-    return findPlan(plans_, batch, [&] { return dnnlCall("conv2d setup", [&] { return build(batch); }); });
+    return findPlan(plans_, batch,
+                    [&] { return dnnlCall("conv2d setup", [&] { return build(batch); }); });
   }
 
   std::unique_ptr<Plan> build(int batch) {
@@ -191,10 +192,11 @@ class Conv2d final : public Layer {
     pl->weights.init(ctx_, plainMd(wDims, Tag::oihw), fpd.weights_desc(), Staged::Dir::kIn);
     pl->weights.set(weights_);
     pl->dst.init(ctx_, plainMd(dstDims, tagOf(fmt_.dst)), fpd.dst_desc(), Staged::Dir::kOut);
-    pl->fwd = Exec(convolution_forward(fpd), {{DNNL_ARG_SRC, pl->src.prim},
-                                              {DNNL_ARG_WEIGHTS, pl->weights.prim},
-                                              {DNNL_ARG_DST, pl->dst.prim},
-                                              {DNNL_ARG_SCRATCHPAD, scratchFor(ctx_, fpd.scratchpad_desc())}});
+    pl->fwd = Exec(convolution_forward(fpd),
+                   {{DNNL_ARG_SRC, pl->src.prim},
+                    {DNNL_ARG_WEIGHTS, pl->weights.prim},
+                    {DNNL_ARG_DST, pl->dst.prim},
+                    {DNNL_ARG_SCRATCHPAD, scratchFor(ctx_, fpd.scratchpad_desc())}});
     if (bias_) {
       pl->bias = memory(bMd, eng, bias_p_);
       pl->fwd.add(DNNL_ARG_BIAS, pl->bias);
@@ -205,10 +207,11 @@ class Conv2d final : public Layer {
     // padding (conv2 of lenet5 at batch 64: backward weights 0.55 -> 0.33 ms).
     const bool nhwcBwd = nhwc || (in_.c % 16 != 0 && in_.c > 1);
     auto bwdMd = [&](const memory::dims& d) { return nhwcBwd ? plainMd(d, Tag::nhwc) : anyMd(d); };
-    convolution_backward_data::desc bdd(algorithm::convolution_direct, bwdMd(srcDims),
-                                        anyMd(wDims), bwdMd(dstDims), strides, padding, padding);
+    convolution_backward_data::desc bdd(algorithm::convolution_direct, bwdMd(srcDims), anyMd(wDims),
+                                        bwdMd(dstDims), strides, padding, padding);
     convolution_backward_data::primitive_desc bdpd(bdd, attr, eng, fpd);
-    pl->bdDiffDst.init(ctx_, plainMd(dstDims, tagOf(fmt_.dst)), bdpd.diff_dst_desc(), Staged::Dir::kIn);
+    pl->bdDiffDst.init(ctx_, plainMd(dstDims, tagOf(fmt_.dst)), bdpd.diff_dst_desc(),
+                       Staged::Dir::kIn);
     if (bdpd.weights_desc() == fpd.weights_desc()) {
       // Forward already reordered this step's weights into the same layout.
       pl->bdWeights.user = pl->weights.user;
@@ -218,7 +221,8 @@ class Conv2d final : public Layer {
       pl->bdWeights.init(ctx_, plainMd(wDims, Tag::oihw), bdpd.weights_desc(), Staged::Dir::kIn);
       pl->bdWeights.set(weights_);
     }
-    pl->bdDiffSrc.init(ctx_, plainMd(srcDims, tagOf(fmt_.src)), bdpd.diff_src_desc(), Staged::Dir::kOut);
+    pl->bdDiffSrc.init(ctx_, plainMd(srcDims, tagOf(fmt_.src)), bdpd.diff_src_desc(),
+                       Staged::Dir::kOut);
     pl->bwdData = Exec(convolution_backward_data(bdpd),
                        {{DNNL_ARG_DIFF_DST, pl->bdDiffDst.prim},
                         {DNNL_ARG_WEIGHTS, pl->bdWeights.prim},
@@ -241,7 +245,8 @@ class Conv2d final : public Layer {
       pl->bwDiffDst = pl->bdDiffDst;
       pl->bwDiffDstShared = true;
     } else {
-      pl->bwDiffDst.init(ctx_, plainMd(dstDims, tagOf(fmt_.dst)), bwpd.diff_dst_desc(), Staged::Dir::kIn);
+      pl->bwDiffDst.init(ctx_, plainMd(dstDims, tagOf(fmt_.dst)), bwpd.diff_dst_desc(),
+                         Staged::Dir::kIn);
     }
     pl->bwDiffWeights.init(ctx_, plainMd(wDims, Tag::oihw), bwpd.diff_weights_desc(),
                            Staged::Dir::kOut);
@@ -308,17 +313,21 @@ class ReLU final : public Layer {
         pl->batch = batch;
         auto md = plainMd(nchw(batch, in_), tagOf(fmt_));
         auto attr = userScratchpad();
-        eltwise_forward::desc fd(prop_kind::forward_training, algorithm::eltwise_relu, md, 0.f, 0.f);
+        eltwise_forward::desc fd(prop_kind::forward_training, algorithm::eltwise_relu, md, 0.f,
+                                 0.f);
         eltwise_forward::primitive_desc fpd(fd, attr, ctx_.engine);
         eltwise_backward::desc bd(algorithm::eltwise_relu, md, md, 0.f, 0.f);
         eltwise_backward::primitive_desc bpd(bd, attr, ctx_.engine, fpd);
         for (memory* m : {&pl->src, &pl->dst, &pl->diffDst, &pl->diffSrc}) {
           *m = memory(md, ctx_.engine, DNNL_MEMORY_NONE);
         }
-        pl->fwd = Exec(eltwise_forward(fpd), {{DNNL_ARG_SRC, pl->src}, {DNNL_ARG_DST, pl->dst},
-                                              {DNNL_ARG_SCRATCHPAD, scratchFor(ctx_, fpd.scratchpad_desc())}});
+        pl->fwd = Exec(eltwise_forward(fpd),
+                       {{DNNL_ARG_SRC, pl->src},
+                        {DNNL_ARG_DST, pl->dst},
+                        {DNNL_ARG_SCRATCHPAD, scratchFor(ctx_, fpd.scratchpad_desc())}});
         pl->bwd = Exec(eltwise_backward(bpd),
-                       {{DNNL_ARG_SRC, pl->src}, {DNNL_ARG_DIFF_DST, pl->diffDst},
+                       {{DNNL_ARG_SRC, pl->src},
+                        {DNNL_ARG_DIFF_DST, pl->diffDst},
                         {DNNL_ARG_DIFF_SRC, pl->diffSrc},
                         {DNNL_ARG_SCRATCHPAD, scratchFor(ctx_, bpd.scratchpad_desc())}});
         return pl;
@@ -386,10 +395,13 @@ class Pool final : public Layer {
         pl->diffSrc = memory(srcMd, ctx_.engine, DNNL_MEMORY_NONE);
         pl->dst = memory(dstMd, ctx_.engine, DNNL_MEMORY_NONE);
         pl->diffDst = memory(dstMd, ctx_.engine, DNNL_MEMORY_NONE);
-        pl->fwd = Exec(pooling_forward(fpd), {{DNNL_ARG_SRC, pl->src}, {DNNL_ARG_DST, pl->dst},
-                                              {DNNL_ARG_SCRATCHPAD, scratchFor(ctx_, fpd.scratchpad_desc())}});
+        pl->fwd = Exec(pooling_forward(fpd),
+                       {{DNNL_ARG_SRC, pl->src},
+                        {DNNL_ARG_DST, pl->dst},
+                        {DNNL_ARG_SCRATCHPAD, scratchFor(ctx_, fpd.scratchpad_desc())}});
         pl->bwd = Exec(pooling_backward(bpd),
-                       {{DNNL_ARG_DIFF_DST, pl->diffDst}, {DNNL_ARG_DIFF_SRC, pl->diffSrc},
+                       {{DNNL_ARG_DIFF_DST, pl->diffDst},
+                        {DNNL_ARG_DIFF_SRC, pl->diffSrc},
                         {DNNL_ARG_SCRATCHPAD, scratchFor(ctx_, bpd.scratchpad_desc())}});
         if (max_) {
           pl->workspace = memory(fpd.workspace_desc(), ctx_.engine);
@@ -411,8 +423,7 @@ class Pool final : public Layer {
 // ---------------------------------------------------------------------------------------------
 class Linear final : public Layer {
  public:
-  Linear(Context& ctx, Dims3 in, int out, bool bias)
-      : ctx_(ctx), in_(in), out_(out), bias_(bias) {
+  Linear(Context& ctx, Dims3 in, int out, bool bias) : ctx_(ctx), in_(in), out_(out), bias_(bias) {
     MURMUR_ENFORCE(out > 0 && in.size() > 0, InputError, "linear: bad shape {} -> {}", in.size(),
                    out);
   }
@@ -481,15 +492,18 @@ class Linear final : public Layer {
         pl->weights = memory(wMd, eng, weights_);
         pl->diffWeights = memory(wMd, eng, diffWeights_);
         pl->fwd = Exec(inner_product_forward(fpd),
-                       {{DNNL_ARG_SRC, pl->src}, {DNNL_ARG_WEIGHTS, pl->weights},
+                       {{DNNL_ARG_SRC, pl->src},
+                        {DNNL_ARG_WEIGHTS, pl->weights},
                         {DNNL_ARG_DST, pl->dst},
                         {DNNL_ARG_SCRATCHPAD, scratchFor(ctx_, fpd.scratchpad_desc())}});
         pl->bwdData = Exec(inner_product_backward_data(bdpd),
-                           {{DNNL_ARG_DIFF_DST, pl->diffDst}, {DNNL_ARG_WEIGHTS, pl->weights},
+                           {{DNNL_ARG_DIFF_DST, pl->diffDst},
+                            {DNNL_ARG_WEIGHTS, pl->weights},
                             {DNNL_ARG_DIFF_SRC, pl->diffSrc},
                             {DNNL_ARG_SCRATCHPAD, scratchFor(ctx_, bdpd.scratchpad_desc())}});
         pl->bwdWeights = Exec(inner_product_backward_weights(bwpd),
-                              {{DNNL_ARG_SRC, pl->src}, {DNNL_ARG_DIFF_DST, pl->diffDst},
+                              {{DNNL_ARG_SRC, pl->src},
+                               {DNNL_ARG_DIFF_DST, pl->diffDst},
                                {DNNL_ARG_DIFF_WEIGHTS, pl->diffWeights},
                                {DNNL_ARG_SCRATCHPAD, scratchFor(ctx_, bwpd.scratchpad_desc())}});
         if (bias_) {
@@ -607,20 +621,30 @@ class BatchNorm2d final : public Layer {
         pl->rMean = memory(cMd, eng, runningMean_);
         pl->rVar = memory(cMd, eng, runningVar_);
         pl->fwdTrain = Exec(batch_normalization_forward(ftpd),
-                            {{DNNL_ARG_SRC, pl->src}, {DNNL_ARG_DST, pl->dst},
-                             {DNNL_ARG_SCALE, pl->scale}, {DNNL_ARG_SHIFT, pl->shift},
-                             {DNNL_ARG_MEAN, pl->mean}, {DNNL_ARG_VARIANCE, pl->var},
+                            {{DNNL_ARG_SRC, pl->src},
+                             {DNNL_ARG_DST, pl->dst},
+                             {DNNL_ARG_SCALE, pl->scale},
+                             {DNNL_ARG_SHIFT, pl->shift},
+                             {DNNL_ARG_MEAN, pl->mean},
+                             {DNNL_ARG_VARIANCE, pl->var},
                              {DNNL_ARG_SCRATCHPAD, scratchFor(ctx_, ftpd.scratchpad_desc())}});
         pl->fwdInfer = Exec(batch_normalization_forward(fipd),
-                            {{DNNL_ARG_SRC, pl->src}, {DNNL_ARG_DST, pl->dst},
-                             {DNNL_ARG_SCALE, pl->scale}, {DNNL_ARG_SHIFT, pl->shift},
-                             {DNNL_ARG_MEAN, pl->rMean}, {DNNL_ARG_VARIANCE, pl->rVar},
+                            {{DNNL_ARG_SRC, pl->src},
+                             {DNNL_ARG_DST, pl->dst},
+                             {DNNL_ARG_SCALE, pl->scale},
+                             {DNNL_ARG_SHIFT, pl->shift},
+                             {DNNL_ARG_MEAN, pl->rMean},
+                             {DNNL_ARG_VARIANCE, pl->rVar},
                              {DNNL_ARG_SCRATCHPAD, scratchFor(ctx_, fipd.scratchpad_desc())}});
         pl->bwd = Exec(batch_normalization_backward(bpd),
-                       {{DNNL_ARG_SRC, pl->src}, {DNNL_ARG_MEAN, pl->mean},
-                        {DNNL_ARG_VARIANCE, pl->var}, {DNNL_ARG_DIFF_DST, pl->diffDst},
-                        {DNNL_ARG_SCALE, pl->scale}, {DNNL_ARG_SHIFT, pl->shift},
-                        {DNNL_ARG_DIFF_SRC, pl->diffSrc}, {DNNL_ARG_DIFF_SCALE, pl->diffScale},
+                       {{DNNL_ARG_SRC, pl->src},
+                        {DNNL_ARG_MEAN, pl->mean},
+                        {DNNL_ARG_VARIANCE, pl->var},
+                        {DNNL_ARG_DIFF_DST, pl->diffDst},
+                        {DNNL_ARG_SCALE, pl->scale},
+                        {DNNL_ARG_SHIFT, pl->shift},
+                        {DNNL_ARG_DIFF_SRC, pl->diffSrc},
+                        {DNNL_ARG_DIFF_SCALE, pl->diffScale},
                         {DNNL_ARG_DIFF_SHIFT, pl->diffShift},
                         {DNNL_ARG_SCRATCHPAD, scratchFor(ctx_, bpd.scratchpad_desc())}});
         return pl;
@@ -954,7 +978,9 @@ void Sequential::add(std::string name, std::unique_ptr<Layer> layer) {
   layers_.emplace_back(std::move(name), std::move(layer));
 }
 
-Dims3 Sequential::outDims() const { return layers_.empty() ? in_ : layers_.back().second->outDims(); }
+Dims3 Sequential::outDims() const {
+  return layers_.empty() ? in_ : layers_.back().second->outDims();
+}
 size_t Sequential::size() const { return layers_.size(); }
 
 std::vector<ParamSpec> Sequential::paramSpecs() const {
@@ -984,7 +1010,8 @@ void Sequential::bind(const std::vector<float*>& p, const std::vector<float*>& g
   }
 }
 void Sequential::reseed(uint64_t seed) {
-  for (size_t i = 0; i < layers_.size(); ++i) layers_[i].second->reseed(seed + 0x9E3779B97F4A7C15ull * (i + 1));
+  for (size_t i = 0; i < layers_.size(); ++i)
+    layers_[i].second->reseed(seed + 0x9E3779B97F4A7C15ull * (i + 1));
 }
 
 Sequential::Plan& Sequential::plan(int batch) {

@@ -16,8 +16,8 @@ float softmaxCrossEntropy(const float* logits, const int32_t* labels, int batch,
   for (int b = 0; b < batch; ++b) {
     const float* row = logits + static_cast<size_t>(b) * classes;
     const int32_t y = labels[b];
-    MURMUR_ENFORCE(y >= 0 && y < classes, InputError,
-                   "label {} of sample {} is outside [0, {})", y, b, classes);
+    MURMUR_ENFORCE(y >= 0 && y < classes, InputError, "label {} of sample {} is outside [0, {})", y,
+                   b, classes);
     int arg = 0;
     for (int k = 1; k < classes; ++k) {
       if (row[k] > row[arg]) arg = k;

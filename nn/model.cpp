@@ -228,7 +228,9 @@ Model::~Model() = default;
 const std::string& Model::name() const { return impl_->name; }
 const TensorLayout& Model::layout() const { return impl_->layout; }
 std::span<float> Model::params() { return {impl_->params.data(), impl_->params.size()}; }
-std::span<const float> Model::params() const { return {impl_->params.data(), impl_->params.size()}; }
+std::span<const float> Model::params() const {
+  return {impl_->params.data(), impl_->params.size()};
+}
 std::span<float> Model::grads() { return {impl_->grads.data(), impl_->grads.size()}; }
 std::span<const float> Model::grads() const { return {impl_->grads.data(), impl_->grads.size()}; }
 const TensorLayout& Model::bufferLayout() const { return impl_->bufferLayout; }
@@ -279,8 +281,8 @@ Model::EvalResult Model::evaluate(const float* src, const int32_t* labels, size_
     auto& lp = impl_->lossPlan(b);
     infer(src + start * sample, b, lp.logits.data());
     int correct = 0;
-    const float loss = softmaxCrossEntropy(lp.logits.data(), labels + start, b, impl_->classes,
-                                           nullptr, &correct);
+    const float loss =
+        softmaxCrossEntropy(lp.logits.data(), labels + start, b, impl_->classes, nullptr, &correct);
     lossSum += static_cast<double>(loss) * b;
     hits += static_cast<size_t>(correct);
   }

@@ -16,8 +16,8 @@ using ConstVec = Eigen::Map<const Eigen::ArrayXf>;
 Sgd::Sgd(SgdConfig config, size_t numel) : config_(config), numel_(numel) {
   MURMUR_ENFORCE(config.momentum >= 0 && config.momentum < 1, InputError,
                  "SGD momentum must be in [0, 1), got {}", config.momentum);
-  MURMUR_ENFORCE(config.weightDecay >= 0, InputError,
-                 "SGD weight decay must be >= 0, got {}", config.weightDecay);
+  MURMUR_ENFORCE(config.weightDecay >= 0, InputError, "SGD weight decay must be >= 0, got {}",
+                 config.weightDecay);
   MURMUR_ENFORCE(!config.nesterov || config.momentum > 0, InputError,
                  "SGD: Nesterov momentum needs momentum > 0");
   if (config.momentum > 0) momentumBuffer_.assign(numel, 0.0f);

@@ -18,7 +18,8 @@ void validate(const ScheduleConfig& c) {
   MURMUR_ENFORCE(c.warmupStartFactor >= 0 && c.warmupStartFactor <= 1, InputError,
                  "warm-up start factor must be in [0, 1], got {}", c.warmupStartFactor);
   switch (c.kind) {
-    case ScheduleKind::kConstant: break;
+    case ScheduleKind::kConstant:
+      break;
     case ScheduleKind::kStep:
       MURMUR_ENFORCE(c.stepSize > 0, InputError, "step schedule needs a step size > 0, got {}",
                      c.stepSize);
@@ -39,10 +40,11 @@ namespace {
 
 double scheduled(const ScheduleConfig& c, int64_t step) {
   switch (c.kind) {
-    case ScheduleKind::kConstant: return c.baseLr;
+    case ScheduleKind::kConstant:
+      return c.baseLr;
     case ScheduleKind::kStep:
-      return c.baseLr * std::pow(static_cast<double>(c.gamma),
-                                 static_cast<double>(step / c.stepSize));
+      return c.baseLr *
+             std::pow(static_cast<double>(c.gamma), static_cast<double>(step / c.stepSize));
     case ScheduleKind::kCosine: {
       // The cosine spans the steps after warm-up, so warm-up ends at the peak.
       const double span = static_cast<double>(c.totalSteps - c.warmupSteps);
@@ -118,8 +120,8 @@ ScheduleConfig parseSchedule(std::string_view spec, float baseLr, int64_t defaul
     c.stepSize = parseInt(main[1], "step size", spec);
     c.gamma = parseFloat(main[2], "gamma", spec);
   } else if (kind == "cosine") {
-    MURMUR_ENFORCE(main.size() <= 3, InputError,
-                   "schedule '{}': expected cosine[:TOTAL[:MINLR]]", spec);
+    MURMUR_ENFORCE(main.size() <= 3, InputError, "schedule '{}': expected cosine[:TOTAL[:MINLR]]",
+                   spec);
     c.kind = ScheduleKind::kCosine;
     c.totalSteps = main.size() >= 2 ? parseInt(main[1], "total steps", spec) : defaultTotalSteps;
     if (main.size() == 3) c.minLr = parseFloat(main[2], "floor", spec);
@@ -131,8 +133,8 @@ ScheduleConfig parseSchedule(std::string_view spec, float baseLr, int64_t defaul
   for (size_t i = 1; i < parts.size(); ++i) {
     const auto opt = split(parts[i], ':');
     MURMUR_ENFORCE(opt[0] == "warmup" && (opt.size() == 2 || opt.size() == 3), InputError,
-                   "schedule '{}': unknown option '{}' (expected warmup:STEPS[:STARTFACTOR])",
-                   spec, parts[i]);
+                   "schedule '{}': unknown option '{}' (expected warmup:STEPS[:STARTFACTOR])", spec,
+                   parts[i]);
     c.warmupSteps = parseInt(opt[1], "warm-up steps", spec);
     if (opt.size() == 3) c.warmupStartFactor = parseFloat(opt[2], "warm-up start factor", spec);
   }
@@ -143,9 +145,15 @@ ScheduleConfig parseSchedule(std::string_view spec, float baseLr, int64_t defaul
 std::string toString(const ScheduleConfig& c) {
   std::string s;
   switch (c.kind) {
-    case ScheduleKind::kConstant: s = "constant"; break;
-    case ScheduleKind::kStep: s = fmt::format("step:{}:{}", c.stepSize, c.gamma); break;
-    case ScheduleKind::kCosine: s = fmt::format("cosine:{}:{}", c.totalSteps, c.minLr); break;
+    case ScheduleKind::kConstant:
+      s = "constant";
+      break;
+    case ScheduleKind::kStep:
+      s = fmt::format("step:{}:{}", c.stepSize, c.gamma);
+      break;
+    case ScheduleKind::kCosine:
+      s = fmt::format("cosine:{}:{}", c.totalSteps, c.minLr);
+      break;
   }
   if (c.warmupSteps > 0) s += fmt::format(",warmup:{}:{}", c.warmupSteps, c.warmupStartFactor);
   return s;

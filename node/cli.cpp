@@ -4,8 +4,8 @@
 #include <functional>
 #include <memory>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include "common/error.hpp"
 #include "node/commands.hpp"
@@ -53,8 +53,8 @@ void addTrainingFlags(Binder& b, const Config& d) {
                         [](Config& c) -> std::string& { return c.train.model; });
   b.option<std::string>("--data", "dataset: fashion-mnist, mnist, cifar10", d,
                         [](Config& c) -> std::string& { return c.data.name; });
-  b.option<std::string>("--data-dir", "dataset directory (default: the dataset's standard path)",
-                        d, [](Config& c) -> std::string& { return c.data.dir; });
+  b.option<std::string>("--data-dir", "dataset directory (default: the dataset's standard path)", d,
+                        [](Config& c) -> std::string& { return c.data.dir; });
   b.option<int64_t>("--train-limit", "use only the first N training images (0: all)", d,
                     [](Config& c) -> int64_t& { return c.data.trainLimit; });
   b.option<int64_t>("--test-limit", "evaluate on the first N test images (0: all)", d,
@@ -69,8 +69,10 @@ void addTrainingFlags(Binder& b, const Config& d) {
                     [](Config& c) -> int64_t& { return c.train.batch; });
   b.option<uint64_t>("--seed", "random seed (weights, shuffling, partitions)", d,
                      [](Config& c) -> uint64_t& { return c.train.seed; });
-  b.option<int>("--threads", "compute threads (0: MURMUR_THREADS if set, else every core for train and 1 per node)", d,
-                [](Config& c) -> int& { return c.train.threads; });
+  b.option<int>(
+      "--threads",
+      "compute threads (0: MURMUR_THREADS if set, else every core for train and 1 per node)", d,
+      [](Config& c) -> int& { return c.train.threads; });
   b.option<double>("--lr", "base learning rate (train: mnist-cnn 0.02, resnet20 0.1)", d,
                    [](Config& c) -> double& { return c.optim.lr; });
   b.option<std::string>("--schedule",
@@ -92,18 +94,18 @@ void addGossipFlags(Binder& b, const Config& d) {
                         "gossip method: dpsgd, local-sgd, eventgrad, eventgrad-topk, "
                         "eventgrad-vote, aet-sgd, ri-sgd",
                         d, [](Config& c) -> std::string& { return c.gossip.method; });
-  b.option<std::string>("--mixing",
-                        "mixing rule: auto, metropolis-hastings, max-degree, explicit", d,
-                        [](Config& c) -> std::string& { return c.gossip.mixing; });
+  b.option<std::string>("--mixing", "mixing rule: auto, metropolis-hastings, max-degree, explicit",
+                        d, [](Config& c) -> std::string& { return c.gossip.mixing; });
   b.option<std::string>("--partition", "data partition across nodes: iid, dirichlet", d,
                         [](Config& c) -> std::string& { return c.data.partition; });
   b.option<double>("--dirichlet-alpha", "concentration of the dirichlet partition", d,
                    [](Config& c) -> double& { return c.data.dirichletAlpha; });
   b.option<int>("--base-port", "node i listens on base-port + i (when the topology has no ports)",
                 d, [](Config& c) -> int& { return c.net.basePort; });
-  b.option<std::string>("--faults", "fault scenario file: drop, delay, bandwidth, partitions "
-                        "(docs/FAULTS.md)", d,
-                        [](Config& c) -> std::string& { return c.net.faults; });
+  b.option<std::string>("--faults",
+                        "fault scenario file: drop, delay, bandwidth, partitions "
+                        "(docs/FAULTS.md)",
+                        d, [](Config& c) -> std::string& { return c.net.faults; });
   b.option<std::string>("--secret-file",
                         "cluster secret file (default: $MURMUR_SECRET; neither: open cluster)", d,
                         [](Config& c) -> std::string& { return c.net.secretFile; });
@@ -167,7 +169,8 @@ int runMain(int argc, char** argv) {
   train->add_option("--config", trainConfig, "TOML config file (flags override it)")
       ->check(CLI::ExistingFile);
   addTrainingFlags(trainB, trainDefaults);
-  trainB.option<std::string>("--out", "output directory: metrics.jsonl, checkpoint.bin, config.toml",
+  trainB.option<std::string>("--out",
+                             "output directory: metrics.jsonl, checkpoint.bin, config.toml",
                              trainDefaults, [](Config& c) -> std::string& { return c.train.out; });
   trainB.option<std::string>("--resume", "resume from this checkpoint", trainDefaults,
                              [](Config& c) -> std::string& { return c.train.resume; });
@@ -177,9 +180,10 @@ int runMain(int argc, char** argv) {
   topo->require_subcommand(1);
   TopoGenArgs gen;
   auto* topoGen = topo->add_subcommand("gen", "generate a topology");
-  topoGen->add_option("kind", gen.kind,
-                      "ring, torus, complete, star, hypercube, exponential, random-regular, "
-                      "erdos-renyi, small-world")
+  topoGen
+      ->add_option("kind", gen.kind,
+                   "ring, torus, complete, star, hypercube, exponential, random-regular, "
+                   "erdos-renyi, small-world")
       ->required();
   topoGen->add_option("--nodes,-n", gen.nodes, "number of nodes")->required();
   topoGen->add_option("--out,-o", gen.out, "output file (default: stdout)");
@@ -191,9 +195,10 @@ int runMain(int argc, char** argv) {
   topoGen->add_option("--k", gen.k, "small-world: ring neighbours per node")->capture_default_str();
   topoGen->add_option("--beta", gen.beta, "small-world: rewiring probability")
       ->capture_default_str();
-  topoGen->add_option("--host", gen.host,
-                      "host of every node; \"{i}\" is replaced by the node id (then every node "
-                      "uses the same port)")
+  topoGen
+      ->add_option("--host", gen.host,
+                   "host of every node; \"{i}\" is replaced by the node id (then every node "
+                   "uses the same port)")
       ->capture_default_str();
   topoGen->add_option("--base-port", gen.basePort, "node i listens on base-port + i")
       ->capture_default_str();
@@ -201,9 +206,11 @@ int runMain(int argc, char** argv) {
   std::string infoPath, infoMixing = "auto";
   auto* topoInfo = topo->add_subcommand("info", "describe a topology file");
   topoInfo->add_option("file", infoPath, "topology file")->required();
-  topoInfo->add_option("--mixing", infoMixing,
-                       "mixing rule: auto (explicit if the file has weights, else "
-                       "metropolis-hastings), metropolis-hastings, max-degree, explicit")->capture_default_str();
+  topoInfo
+      ->add_option("--mixing", infoMixing,
+                   "mixing rule: auto (explicit if the file has weights, else "
+                   "metropolis-hastings), metropolis-hastings, max-degree, explicit")
+      ->capture_default_str();
 
   // node
   Config nodeDefaults;

@@ -29,11 +29,11 @@ struct TopoGenArgs {
   int64_t nodes = 0;
   std::string out;  // empty: stdout
   uint64_t seed = 1;
-  int64_t rows = 0, cols = 0;  // torus shape (0, 0: squarest)
-  int64_t degree = 0;          // random-regular degree
-  double p = 0.0;              // erdos-renyi edge probability
-  int64_t k = 4;               // small-world ring neighbours
-  double beta = 0.1;           // small-world rewiring probability
+  int64_t rows = 0, cols = 0;      // torus shape (0, 0: squarest)
+  int64_t degree = 0;              // random-regular degree
+  double p = 0.0;                  // erdos-renyi edge probability
+  int64_t k = 4;                   // small-world ring neighbours
+  double beta = 0.1;               // small-world rewiring probability
   std::string host = "127.0.0.1";  // host pattern; "{i}" is replaced by the node id
   int basePort = 7000;
   std::string clusterId;

@@ -44,8 +44,8 @@ class SectionReader {
     read(key, [&](const toml::node& n) {
       expect(n.is_number(), key, n, "a number");
       out = *n.value<double>();
-      MURMUR_ENFORCE(std::isfinite(out), InputError, "{}: {}.{} must be finite",
-                     where(origin_, n), section_, key);
+      MURMUR_ENFORCE(std::isfinite(out), InputError, "{}: {}.{} must be finite", where(origin_, n),
+                     section_, key);
     });
   }
   void field(const char* key, int64_t& out) {
@@ -109,8 +109,7 @@ class SectionReader {
     if (const auto* n = table_.get(key)) fn(*n);
   }
   void expect(bool ok, const char* key, const toml::node& n, const char* what) const {
-    MURMUR_ENFORCE(ok, InputError, "{}: {}.{} must be {}", where(origin_, n), section_, key,
-                   what);
+    MURMUR_ENFORCE(ok, InputError, "{}: {}.{} must be {}", where(origin_, n), section_, key, what);
   }
 
   const toml::table& table_;
@@ -129,8 +128,8 @@ void readTable(const toml::table& root, const std::string& origin, Config& cfg) 
     return *n->as_table();
   };
   for (auto&& [k, v] : root) {
-    static const std::set<std::string> kSections = {"train", "data", "optim",
-                                                     "gossip", "net", "run"};
+    static const std::set<std::string> kSections = {"train",  "data", "optim",
+                                                    "gossip", "net",  "run"};
     MURMUR_ENFORCE(kSections.count(std::string(k.str())), InputError,
                    "{}: unknown key or section '{}' (expected [train], [data], [optim], "
                    "[gossip], [net] or [run])",
@@ -245,13 +244,11 @@ void validate(const Config& cfg) {
   MURMUR_ENFORCE(t.evalEvery >= 0, InputError, "train.eval_every must be >= 0, got {}",
                  t.evalEvery);
   const auto& d = cfg.data;
-  MURMUR_ENFORCE(d.name == "fashion-mnist" || d.name == "mnist" || d.name == "cifar10",
-                 InputError, "data.name must be fashion-mnist, mnist or cifar10, got '{}'",
-                 d.name);
+  MURMUR_ENFORCE(d.name == "fashion-mnist" || d.name == "mnist" || d.name == "cifar10", InputError,
+                 "data.name must be fashion-mnist, mnist or cifar10, got '{}'", d.name);
   MURMUR_ENFORCE(d.trainLimit >= 0, InputError, "data.train_limit must be >= 0, got {}",
                  d.trainLimit);
-  MURMUR_ENFORCE(d.testLimit >= 0, InputError, "data.test_limit must be >= 0, got {}",
-                 d.testLimit);
+  MURMUR_ENFORCE(d.testLimit >= 0, InputError, "data.test_limit must be >= 0, got {}", d.testLimit);
   MURMUR_ENFORCE(d.augment == "auto" || d.augment == "on" || d.augment == "off", InputError,
                  "data.augment must be auto, on or off, got '{}'", d.augment);
   MURMUR_ENFORCE(d.partition == "iid" || d.partition == "dirichlet", InputError,

@@ -38,8 +38,8 @@ struct OptimConfig {
 
 struct TrainConfig {
   std::string model = "lenet5";
-  double epochs = 3;     // fractional epochs are allowed (node/run: of the node's shard)
-  int64_t steps = 0;     // > 0: stop after this many steps instead of `epochs`
+  double epochs = 3;  // fractional epochs are allowed (node/run: of the node's shard)
+  int64_t steps = 0;  // > 0: stop after this many steps instead of `epochs`
   int64_t batch = 64;
   uint64_t seed = 1;
   int threads = 0;        // oneDNN/OpenMP threads (0: library default)
@@ -52,7 +52,7 @@ struct TrainConfig {
 
 struct GossipConfig {
   std::string method = "eventgrad";  // dpsgd | local-sgd | eventgrad | eventgrad-topk | ...
-  std::string mixing = "auto";  // auto | metropolis-hastings | max-degree | explicit
+  std::string mixing = "auto";       // auto | metropolis-hastings | max-degree | explicit
   // Method parameters by name (threshold, horizon, warmup, period, topk, ...), overriding the
   // preset; kept as strings here and parsed where the method is built.
   std::map<std::string, std::string> params;
@@ -76,8 +76,8 @@ struct NetConfig {
 
 struct RunConfig {
   int64_t nodes = 4;
-  std::string graph = "ring";  // generator kind when no topology file is given
-  std::string topology;        // a topology file (overrides nodes/graph)
+  std::string graph = "ring";     // generator kind when no topology file is given
+  std::string topology;           // a topology file (overrides nodes/graph)
   double deadlineSeconds = 1800;  // the launcher kills nodes still running after this
 
   bool operator==(const RunConfig&) const = default;
@@ -118,6 +118,5 @@ void applyModelDefaults(const std::string& model, Config& cfg);
 // `defaults` with that model's defaults applied. Errors from `overrides` propagate.
 Config resolveWithModelDefaults(const Config& defaults,
                                 const std::function<void(Config&)>& overrides);
-
 
 }  // namespace murmur::node

@@ -17,12 +17,12 @@
 #include "algo/gossip.hpp"
 #include "common/clock.hpp"
 #include "common/error.hpp"
-#include "nn/data/partition.hpp"
-#include "nn/data/sampler.hpp"
-#include "nn/runtime.hpp"
 #include "net/auth.hpp"
 #include "net/fault.hpp"
 #include "net/tcp_transport.hpp"
+#include "nn/data/partition.hpp"
+#include "nn/data/sampler.hpp"
+#include "nn/runtime.hpp"
 #include "node/commands.hpp"
 #include "node/method_params.hpp"
 #include "node/metrics.hpp"
@@ -99,7 +99,8 @@ int nodeCommand(const Config& cfg, const NodeArgs& args) {
         cfg.data.partition == "dirichlet" ? fmt::format("dirichlet:{}", cfg.data.dirichletAlpha)
                                           : cfg.data.partition,
         cfg.train.seed);
-    const auto shards = nn::data::partition(data.train.labels, data.train.classes, numNodes, partCfg);
+    const auto shards =
+        nn::data::partition(data.train.labels, data.train.classes, numNodes, partCfg);
     auto parts = nn::data::nodeParts(shards, id, static_cast<size_t>(cfg.train.batch), mu);
     Trainer trainer(cfg, data, std::move(parts));
     nn::setNumThreads(resolveThreads(cfg, 1));
@@ -140,11 +141,12 @@ int nodeCommand(const Config& cfg, const NodeArgs& args) {
     algo::Gossip gossip(method, layout, trainer.model().params(), transport, weights, clock,
                         static_cast<uint64_t>(trainer.step()));
 
-    spdlog::info("node {}/{} {} listening on {}:{}, neighbours {}, method {}, {} shard images "
-                 "({} per epoch), {} steps",
-                 id, numNodes, cfg.train.model, tc.listenHost, transport.port(),
-                 jsonArray(topo.neighbours(id)), cfg.gossip.method, trainer.shardSize(),
-                 trainer.stepsPerEpoch(), trainer.totalSteps());
+    spdlog::info(
+        "node {}/{} {} listening on {}:{}, neighbours {}, method {}, {} shard images "
+        "({} per epoch), {} steps",
+        id, numNodes, cfg.train.model, tc.listenHost, transport.port(),
+        jsonArray(topo.neighbours(id)), cfg.gossip.method, trainer.shardSize(),
+        trainer.stepsPerEpoch(), trainer.totalSteps());
 
     // Give the neighbours a bounded time to come up and exchange start-up keyframes, so the
     // first mix is not one-sided. Short slices keep SIGINT/SIGTERM responsive.
@@ -191,8 +193,8 @@ int nodeCommand(const Config& cfg, const NodeArgs& args) {
       o.add("event", event)
           .add("node", static_cast<uint64_t>(id))
           .add("step", trainer.step())
-          .add("epoch", static_cast<double>(trainer.step()) /
-                            static_cast<double>(trainer.stepsPerEpoch()))
+          .add("epoch",
+               static_cast<double>(trainer.step()) / static_cast<double>(trainer.stepsPerEpoch()))
           .add("total_steps", trainer.totalSteps())
           .add("time", monotonicSeconds() - start)
           .add("lr", static_cast<double>(lr))
@@ -229,8 +231,8 @@ int nodeCommand(const Config& cfg, const NodeArgs& args) {
       const auto test = trainer.evaluateTest();
       JsonObject o;
       commonFields(o, event);
-      const double trainLoss = windowSteps > 0 ? windowLoss / static_cast<double>(windowSteps)
-                                               : std::nan("");
+      const double trainLoss =
+          windowSteps > 0 ? windowLoss / static_cast<double>(windowSteps) : std::nan("");
       const double trainAcc = windowSamples > 0 ? static_cast<double>(windowCorrect) /
                                                       static_cast<double>(windowSamples)
                                                 : std::nan("");
@@ -242,11 +244,12 @@ int nodeCommand(const Config& cfg, const NodeArgs& args) {
           .add("num_params", static_cast<uint64_t>(trainer.model().numParams()))
           .add("degree", static_cast<uint64_t>(tc.neighbours.size()));
       metrics.write(o);
-      spdlog::info("step {} epoch {:.2f}: train loss {:.4f} acc {:.4f} | test loss {:.4f} acc {:.4f} "
-                   "| trigger rate {:.3f}",
-                   trainer.step(),
-                   static_cast<double>(trainer.step()) / static_cast<double>(trainer.stepsPerEpoch()),
-                   trainLoss, trainAcc, test.loss, test.accuracy, gossip.stats().triggerRate);
+      spdlog::info(
+          "step {} epoch {:.2f}: train loss {:.4f} acc {:.4f} | test loss {:.4f} acc {:.4f} "
+          "| trigger rate {:.3f}",
+          trainer.step(),
+          static_cast<double>(trainer.step()) / static_cast<double>(trainer.stepsPerEpoch()),
+          trainLoss, trainAcc, test.loss, test.accuracy, gossip.stats().triggerRate);
       windowLoss = 0;
       windowCorrect = windowSamples = windowSteps = 0;
     };

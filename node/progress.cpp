@@ -11,8 +11,7 @@
 namespace murmur::node {
 namespace {
 double nowSeconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 }  // namespace
 
@@ -40,8 +39,8 @@ std::string formatProgress(const ProgressState& s, int barWidth) {
   }
   double eta = -1.0;
   if (s.step > 0 && s.totalSteps > 0 && s.elapsedSeconds > 0) {
-    eta = s.elapsedSeconds / static_cast<double>(s.step) *
-          static_cast<double>(s.totalSteps - s.step);
+    eta =
+        s.elapsedSeconds / static_cast<double>(s.step) * static_cast<double>(s.totalSteps - s.step);
   }
   return fmt::format("{}epoch {} step {}/{} ({:3.0f}%) loss {:.4f} {:.0f} img/s elapsed {} eta {}",
                      bar, s.epoch, s.step, s.totalSteps, frac * 100.0, s.loss, s.imagesPerSec,
@@ -49,7 +48,8 @@ std::string formatProgress(const ProgressState& s, int barWidth) {
 }
 
 ProgressBar::ProgressBar(std::FILE* out, int tty, double plainEverySeconds)
-    : out_(out), tty_(tty < 0 ? ::isatty(::fileno(out)) != 0 : tty != 0),
+    : out_(out),
+      tty_(tty < 0 ? ::isatty(::fileno(out)) != 0 : tty != 0),
       plainEvery_(plainEverySeconds) {}
 
 ProgressBar::~ProgressBar() { finish(); }

@@ -13,7 +13,7 @@ struct ProgressState {
   int64_t step = 0;
   int64_t totalSteps = 0;
   int epoch = 0;
-  double loss = 0.0;         // recent (smoothed) training loss
+  double loss = 0.0;  // recent (smoothed) training loss
   double imagesPerSec = 0.0;
   double elapsedSeconds = 0.0;
 };

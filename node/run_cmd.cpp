@@ -74,12 +74,15 @@ void reap(Child& c, bool block) {
 
 std::string statusLine(const Child& c) {
   const auto& s = c.status;
-  std::string state = c.running ? "running" : (c.exitCode == 0 ? "done" : fmt::format("FAILED ({})", c.exitCode));
+  std::string state =
+      c.running ? "running" : (c.exitCode == 0 ? "done" : fmt::format("FAILED ({})", c.exitCode));
   if (!s.seen) return fmt::format("node {:>3}  {:<10} starting", c.id, state);
-  return fmt::format("node {:>3}  {:<10} step {:>6}/{:<6} loss {:.4f}  test acc {}  sent {:8.2f} MB  trigger {:.3f}",
-                     c.id, state, s.step, s.totalSteps > 0 ? std::to_string(s.totalSteps) : "?",
-                     s.loss, std::isnan(s.testAccuracy) ? std::string("  -   ") : fmt::format("{:.4f}", s.testAccuracy),
-                     static_cast<double>(s.bytesSent) / 1e6, s.triggerRate);
+  return fmt::format(
+      "node {:>3}  {:<10} step {:>6}/{:<6} loss {:.4f}  test acc {}  sent {:8.2f} MB  trigger "
+      "{:.3f}",
+      c.id, state, s.step, s.totalSteps > 0 ? std::to_string(s.totalSteps) : "?", s.loss,
+      std::isnan(s.testAccuracy) ? std::string("  -   ") : fmt::format("{:.4f}", s.testAccuracy),
+      static_cast<double>(s.bytesSent) / 1e6, s.triggerRate);
 }
 
 }  // namespace
@@ -90,11 +93,13 @@ int runCommand(const Config& cfgIn, const std::string& outDirArg, bool quiet) {
   // Refuse a bad method before starting anything (InputError: exit 2).
   (void)buildMethod(cfg.gossip.method, cfg.gossip.params);
   (void)redundancyOf(cfg.gossip.method, cfg.gossip.params);
-  const std::filesystem::path runDir =
-      outDirArg.empty() ? std::filesystem::path("runs") / utcTimestamp() : std::filesystem::path(outDirArg);
+  const std::filesystem::path runDir = outDirArg.empty()
+                                           ? std::filesystem::path("runs") / utcTimestamp()
+                                           : std::filesystem::path(outDirArg);
   std::error_code ec;
   std::filesystem::create_directories(runDir, ec);
-  MURMUR_ENFORCE(!ec, IoError, "{}: cannot create run directory: {}", runDir.string(), ec.message());
+  MURMUR_ENFORCE(!ec, IoError, "{}: cannot create run directory: {}", runDir.string(),
+                 ec.message());
 
   topologies::Topology topo;
   if (!cfg.run.topology.empty()) {
@@ -124,8 +129,8 @@ int runCommand(const Config& cfgIn, const std::string& outDirArg, bool quiet) {
     c.dir = runDir / fmt::format("node-{}", i);
     std::filesystem::create_directories(c.dir);
     c.pid = spawnNode(exe,
-                      {"node", "--config", cfgPath.string(), "--topology", topoPath.string(), "--id",
-                       std::to_string(i), "--run-dir", runDir.string()},
+                      {"node", "--config", cfgPath.string(), "--topology", topoPath.string(),
+                       "--id", std::to_string(i), "--run-dir", runDir.string()},
                       c.dir / "output.txt");
     c.running = true;
   }
@@ -145,8 +150,9 @@ int runCommand(const Config& cfgIn, const std::string& outDirArg, bool quiet) {
     }
     const double now = monotonicSeconds();
     if (stopReason.empty() && (stopRequested() || now > deadline)) {
-      stopReason = stopRequested() ? fmt::format("stopped by signal {}", stopSignal())
-                                   : fmt::format("deadline of {:.0f} s passed", cfg.run.deadlineSeconds);
+      stopReason = stopRequested()
+                       ? fmt::format("stopped by signal {}", stopSignal())
+                       : fmt::format("deadline of {:.0f} s passed", cfg.run.deadlineSeconds);
       fmt::print(stderr, "\n{}: asking the nodes to stop\n", stopReason);
       for (auto& c : children) {
         if (c.running) ::kill(c.pid, SIGTERM);

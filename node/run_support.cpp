@@ -57,7 +57,8 @@ NodeStatus readNodeStatus(const std::filesystem::path& metricsPath) {
     if (auto v = jsonNumber(line, "loss")) s.loss = *v;
     if (auto v = jsonNumber(line, "test_accuracy")) s.testAccuracy = *v;
     if (auto v = jsonNumber(line, "bytes_sent")) s.bytesSent = static_cast<uint64_t>(*v);
-    if (auto v = jsonNumber(line, "update_frames_sent")) s.updateFramesSent = static_cast<uint64_t>(*v);
+    if (auto v = jsonNumber(line, "update_frames_sent"))
+      s.updateFramesSent = static_cast<uint64_t>(*v);
     if (auto v = jsonNumber(line, "trigger_rate")) s.triggerRate = *v;
     if (auto v = jsonNumber(line, "num_params")) s.numParams = static_cast<uint64_t>(*v);
     if (auto v = jsonNumber(line, "degree")) s.degree = static_cast<uint64_t>(*v);
@@ -93,7 +94,8 @@ RunSummary summarize(const std::filesystem::path& runDir, size_t numNodes) {
     r.nodes.push_back(std::move(n));
   }
   if (accCount > 0) r.meanTestAccuracy = accSum / static_cast<double>(accCount);
-  if (r.bytesSent > 0) r.savedRatio = static_cast<double>(r.dpsgdBytes) / static_cast<double>(r.bytesSent);
+  if (r.bytesSent > 0)
+    r.savedRatio = static_cast<double>(r.dpsgdBytes) / static_cast<double>(r.bytesSent);
   if (!params.empty() &&
       std::all_of(params.begin(), params.end(),
                   [&](const std::vector<float>& p) { return p.size() == params[0].size(); })) {
@@ -119,15 +121,18 @@ std::string formatSummary(const RunSummary& s) {
   std::string out = "\nnode  steps    test acc   MB sent   update frames  trigger rate\n";
   for (const auto& n : s.nodes) {
     out += fmt::format("{:>4}  {:>6}   {:>8}   {:>7.2f}   {:>13}  {:>12.3f}\n", n.id, n.status.step,
-                       std::isnan(n.status.testAccuracy) ? std::string("-")
-                                                         : fmt::format("{:.4f}", n.status.testAccuracy),
+                       std::isnan(n.status.testAccuracy)
+                           ? std::string("-")
+                           : fmt::format("{:.4f}", n.status.testAccuracy),
                        static_cast<double>(n.status.bytesSent) / 1e6, n.status.updateFramesSent,
                        n.status.triggerRate);
   }
-  out += fmt::format("mean test accuracy:   {}\n",
-                     std::isnan(s.meanTestAccuracy) ? std::string("-") : fmt::format("{:.4f}", s.meanTestAccuracy));
+  out += fmt::format("mean test accuracy:   {}\n", std::isnan(s.meanTestAccuracy)
+                                                       ? std::string("-")
+                                                       : fmt::format("{:.4f}", s.meanTestAccuracy));
   out += fmt::format("consensus distance:   {}\n",
-                     std::isnan(s.consensusDistance) ? std::string("-") : fmt::format("{:.6g}", s.consensusDistance));
+                     std::isnan(s.consensusDistance) ? std::string("-")
+                                                     : fmt::format("{:.6g}", s.consensusDistance));
   out += fmt::format("bytes sent (all):     {:.2f} MB in {} update frames\n",
                      static_cast<double>(s.bytesSent) / 1e6, s.updateFramesSent);
   out += fmt::format("D-PSGD, same steps:   {:.2f} MB (dense values only)\n",

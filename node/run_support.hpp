@@ -48,8 +48,8 @@ struct RunSummary {
   // sum over nodes of steps * degree * params * 4: the tensor values D-PSGD sends (framing
   // not counted, so the ratio below understates the saving slightly).
   uint64_t dpsgdBytes = 0;
-  double savedRatio = std::nan("");           // dpsgdBytes / bytesSent
-  double consensusDistance = std::nan("");    // (1/N) sum ||x_i - mean x||^2, from checkpoints
+  double savedRatio = std::nan("");         // dpsgdBytes / bytesSent
+  double consensusDistance = std::nan("");  // (1/N) sum ||x_i - mean x||^2, from checkpoints
 };
 
 RunSummary summarize(const std::filesystem::path& runDir, size_t numNodes);

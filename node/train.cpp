@@ -54,10 +54,11 @@ int trainCommand(const Config& cfg) {
     if (!outDir.empty()) nn::saveCheckpoint(outDir / "checkpoint.bin", trainer.checkpoint());
   };
 
-  fmt::print(stderr, "train {} on {} ({} train / {} test images), {} params, {} steps of {} ({} per epoch), {} threads\n",
-             cfg.train.model, cfg.data.name, data.train.n, data.test.n,
-             trainer.model().numParams(), trainer.totalSteps(), cfg.train.batch,
-             trainer.stepsPerEpoch(), nn::numThreads());
+  fmt::print(stderr,
+             "train {} on {} ({} train / {} test images), {} params, {} steps of {} ({} per "
+             "epoch), {} threads\n",
+             cfg.train.model, cfg.data.name, data.train.n, data.test.n, trainer.model().numParams(),
+             trainer.totalSteps(), cfg.train.batch, trainer.stepsPerEpoch(), nn::numThreads());
 
   ProgressBar progress;
   const double start = monotonicSeconds();
@@ -118,11 +119,12 @@ int trainCommand(const Config& cfg) {
       const auto test = trainer.evaluateTest();
       lastTest = test.accuracy;
       const double trainLoss = windowLoss / static_cast<double>(std::max<int64_t>(1, windowSteps));
-      const double trainAcc =
-          static_cast<double>(windowCorrect) / static_cast<double>(std::max<int64_t>(1, windowSamples));
+      const double trainAcc = static_cast<double>(windowCorrect) /
+                              static_cast<double>(std::max<int64_t>(1, windowSamples));
       progress.message(fmt::format(
           "step {:>6} epoch {:.2f}: train loss {:.4f} acc {:.4f} | test loss {:.4f} acc {:.4f}",
-          trainer.step(), static_cast<double>(trainer.step()) / static_cast<double>(trainer.stepsPerEpoch()),
+          trainer.step(),
+          static_cast<double>(trainer.step()) / static_cast<double>(trainer.stepsPerEpoch()),
           trainLoss, trainAcc, test.loss, test.accuracy));
       if (metrics) {
         metrics->write(JsonObject{}

@@ -11,8 +11,7 @@
 
 namespace murmur::node {
 
-Trainer::Trainer(const Config& cfg, const TrainData& data,
-                 std::vector<nn::data::SamplerPart> parts)
+Trainer::Trainer(const Config& cfg, const TrainData& data, std::vector<nn::data::SamplerPart> parts)
     : cfg_(cfg), data_(data), source_(data.train) {
   if (parts.empty()) {
     nn::data::SamplerPart all;
@@ -26,8 +25,7 @@ Trainer::Trainer(const Config& cfg, const TrainData& data,
   model_ = nn::Model::create(cfg.train.model, cfg.train.seed);
   const auto shape = model_->inputShape();
   MURMUR_ENFORCE(shape[0] == data.train.c && shape[1] == data.train.h && shape[2] == data.train.w,
-                 InputError,
-                 "model {} takes {}x{}x{} inputs but dataset {} has {}x{}x{} images",
+                 InputError, "model {} takes {}x{}x{} inputs but dataset {} has {}x{}x{} images",
                  cfg.train.model, shape[0], shape[1], shape[2], cfg.data.name, data.train.c,
                  data.train.h, data.train.w);
   MURMUR_ENFORCE(model_->numClasses() == data.train.classes, InputError,
@@ -49,8 +47,9 @@ Trainer::Trainer(const Config& cfg, const TrainData& data,
   stepsPerEpoch_ = std::max<int64_t>(1, static_cast<int64_t>(sampler_->batchesPerEpoch()));
   totalSteps_ = cfg.train.steps > 0
                     ? cfg.train.steps
-                    : std::max<int64_t>(1, static_cast<int64_t>(std::ceil(
-                                               cfg.train.epochs * static_cast<double>(stepsPerEpoch_) - 1e-9)));
+                    : std::max<int64_t>(
+                          1, static_cast<int64_t>(std::ceil(
+                                 cfg.train.epochs * static_cast<double>(stepsPerEpoch_) - 1e-9)));
   schedule_ = nn::parseSchedule(cfg.optim.schedule, static_cast<float>(cfg.optim.lr), totalSteps_);
   nn::validate(schedule_);
 }

@@ -23,7 +23,6 @@ std::atomic<int> gStopSignal{0};
 extern "C" void onStopSignal(int sig) { gStopSignal.store(sig, std::memory_order_relaxed); }
 }  // namespace
 
-
 std::string readFile(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   MURMUR_ENFORCE(in.good(), IoError, "{}: cannot open", path.string());
@@ -46,8 +45,7 @@ int stopSignal() { return gStopSignal.load(std::memory_order_relaxed); }
 void requestStop(int signal) { gStopSignal.store(signal, std::memory_order_relaxed); }
 
 double monotonicSeconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 std::string utcTimestamp() {

@@ -4,8 +4,8 @@
 #include <cmath>
 #include <limits>
 
-#include <Eigen/Dense>
 #include <fmt/format.h>
+#include <Eigen/Dense>
 
 #include "common/error.hpp"
 
@@ -46,8 +46,8 @@ std::vector<double> mixingEigenvalues(const Topology& t, MixingRule rule) {
   // DenseMatrix is row-major; W is symmetric, so either reading is the same matrix.
   const Eigen::Map<const Eigen::MatrixXd> map(w.values.data(), n, n);
   Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> solver(map, Eigen::EigenvaluesOnly);
-  MURMUR_CHECK(solver.info() == Eigen::Success, "eigen solver failed on a {}x{} mixing matrix",
-               n, n);
+  MURMUR_CHECK(solver.info() == Eigen::Success, "eigen solver failed on a {}x{} mixing matrix", n,
+               n);
   std::vector<double> values(solver.eigenvalues().data(), solver.eigenvalues().data() + n);
   std::sort(values.begin(), values.end(), std::greater<>());
   return values;
@@ -86,8 +86,8 @@ std::string formatInfo(const TopologyInfo& info) {
   if (!info.clusterId.empty()) out += fmt::format("cluster:       {}\n", info.clusterId);
   out += fmt::format("nodes:         {}\n", info.nodes);
   out += fmt::format("edges:         {}\n", info.edges);
-  out += fmt::format("degree:        min {}, max {}, mean {:.3f}\n", info.minDegree,
-                     info.maxDegree, info.meanDegree);
+  out += fmt::format("degree:        min {}, max {}, mean {:.3f}\n", info.minDegree, info.maxDegree,
+                     info.meanDegree);
   out += fmt::format("connected:     {}\n",
                      info.components <= 1 ? std::string("yes")
                                           : fmt::format("no ({} components)", info.components));

@@ -198,7 +198,7 @@ EdgeSet smallWorld(uint32_t n, uint32_t k, double beta, Rng& rng) {
     for (uint32_t i = 0; i < n; ++i) {
       const uint32_t v = (i + j) % n;
       if (rng.unit() >= beta) continue;
-      if (!adj[i].count(v)) continue;  // already rewired away
+      if (!adj[i].count(v)) continue;        // already rewired away
       if (adj[i].size() + 1 >= n) continue;  // i is joined to everyone: nowhere to move
       uint32_t w = 0;
       do {
@@ -222,9 +222,9 @@ EdgeSet smallWorld(uint32_t n, uint32_t k, double beta, Rng& rng) {
 }  // namespace
 
 const std::vector<std::string>& generatorKinds() {
-  static const std::vector<std::string> kinds = {
-      "ring",        "torus",          "complete",    "star",       "hypercube",
-      "exponential", "random-regular", "erdos-renyi", "small-world"};
+  static const std::vector<std::string> kinds = {"ring",           "torus",       "complete",
+                                                 "star",           "hypercube",   "exponential",
+                                                 "random-regular", "erdos-renyi", "small-world"};
   return kinds;
 }
 
@@ -246,9 +246,9 @@ std::vector<NodeSpec> makeNodes(uint32_t n, std::string_view hostPattern, uint16
                  "host pattern '{}' has a fixed port but no {{i}}: every node would get the same "
                  "address",
                  pattern);
-  MURMUR_ENFORCE(perNodeHost || hasPort || n == 0 ||
-                     static_cast<uint32_t>(basePort) + n - 1 <= 65535u,
-                 InputError, "{} nodes from base port {} run past port 65535", n, basePort);
+  MURMUR_ENFORCE(
+      perNodeHost || hasPort || n == 0 || static_cast<uint32_t>(basePort) + n - 1 <= 65535u,
+      InputError, "{} nodes from base port {} run past port 65535", n, basePort);
   MURMUR_ENFORCE(basePort != 0 || hasPort, InputError, "base port must be in 1..65535");
   std::vector<NodeSpec> nodes;
   nodes.reserve(n);
@@ -274,10 +274,10 @@ std::vector<NodeSpec> makeNodes(uint32_t n, std::string_view hostPattern, uint16
 
 Topology generate(const GenOptions& o) {
   const std::string& kind = o.kind;
-  MURMUR_ENFORCE(std::find(generatorKinds().begin(), generatorKinds().end(), kind) !=
-                     generatorKinds().end(),
-                 InputError, "unknown topology kind '{}' (known: {})", kind,
-                 fmt::join(generatorKinds(), ", "));
+  MURMUR_ENFORCE(
+      std::find(generatorKinds().begin(), generatorKinds().end(), kind) != generatorKinds().end(),
+      InputError, "unknown topology kind '{}' (known: {})", kind,
+      fmt::join(generatorKinds(), ", "));
   uint32_t n = o.n;
   uint32_t rows = o.rows;
   uint32_t cols = o.cols;
@@ -299,8 +299,7 @@ Topology generate(const GenOptions& o) {
     }
   }
   MURMUR_ENFORCE(n >= 1, InputError, "{}: the node count n must be at least 1", kind);
-  MURMUR_ENFORCE(n <= kMaxNodes, InputError, "{}: n={} is more than {} nodes", kind, n,
-                 kMaxNodes);
+  MURMUR_ENFORCE(n <= kMaxNodes, InputError, "{}: n={} is more than {} nodes", kind, n, kMaxNodes);
 
   // Expected edge counts of the dense kinds, checked before building anything.
   const double pairs = 0.5 * n * (n - 1.0);
@@ -318,8 +317,7 @@ Topology generate(const GenOptions& o) {
   if (kind == "complete") return build(o, n, complete(n));
   if (kind == "star") return build(o, n, star(n));
   if (kind == "hypercube") {
-    MURMUR_ENFORCE((n & (n - 1)) == 0, InputError,
-                   "hypercube: n={} is not a power of two", n);
+    MURMUR_ENFORCE((n & (n - 1)) == 0, InputError, "hypercube: n={} is not a power of two", n);
     return build(o, n, hypercube(n));
   }
   if (kind == "exponential") return build(o, n, exponential(n));
@@ -347,8 +345,7 @@ Topology generate(const GenOptions& o) {
         d, n, o.maxTries, o.seed));
   }
   if (kind == "erdos-renyi") {
-    MURMUR_ENFORCE(o.p > 0.0 && o.p <= 1.0, InputError,
-                   "erdos-renyi: p={} must be in (0, 1]", o.p);
+    MURMUR_ENFORCE(o.p > 0.0 && o.p <= 1.0, InputError, "erdos-renyi: p={} must be in (0, 1]", o.p);
     for (uint32_t attempt = 0; attempt < o.maxTries; ++attempt) {
       EdgeSet edges = erdosRenyi(n, o.p, rng);
       if (connected(n, edges)) return build(o, n, edges);

@@ -29,9 +29,12 @@ MixingRule parseMixingRule(std::string_view text) {
 
 const char* toString(MixingRule rule) {
   switch (rule) {
-    case MixingRule::kMetropolisHastings: return "metropolis-hastings";
-    case MixingRule::kMaxDegree: return "max-degree";
-    case MixingRule::kExplicit: return "explicit";
+    case MixingRule::kMetropolisHastings:
+      return "metropolis-hastings";
+    case MixingRule::kMaxDegree:
+      return "max-degree";
+    case MixingRule::kExplicit:
+      return "explicit";
   }
   return "unknown";
 }
@@ -58,18 +61,17 @@ namespace {
 std::vector<size_t> degrees(const Topology& t) {
   std::vector<size_t> d(t.nodes.size(), 0);
   for (const Edge& e : t.edges) {
-    MURMUR_CHECK(e.u < d.size() && e.v < d.size(), "edge {}-{} outside 0..{}", e.u, e.v,
-                 d.size());
+    MURMUR_CHECK(e.u < d.size() && e.v < d.size(), "edge {}-{} outside 0..{}", e.u, e.v, d.size());
     ++d[e.u];
     ++d[e.v];
   }
   return d;
 }
 
-MixingRow rowWith(const Topology& t, uint32_t node, MixingRule rule,
-                  const std::vector<size_t>& deg, size_t maxDeg) {
-  MURMUR_ENFORCE(node < t.nodes.size(), InputError,
-                 "no node {} in the topology (it has {} nodes)", node, t.nodes.size());
+MixingRow rowWith(const Topology& t, uint32_t node, MixingRule rule, const std::vector<size_t>& deg,
+                  size_t maxDeg) {
+  MURMUR_ENFORCE(node < t.nodes.size(), InputError, "no node {} in the topology (it has {} nodes)",
+                 node, t.nodes.size());
   MixingRow row;
   double total = 0.0;
   for (const Edge& e : t.edges) {
@@ -95,8 +97,8 @@ MixingRow rowWith(const Topology& t, uint32_t node, MixingRule rule,
     total += w;
   }
   std::sort(row.neighbours.begin(), row.neighbours.end());
-  MURMUR_ENFORCE(total <= 1.0 + kTolerance, InputError,
-                 "the edge weights of node {} sum to {} > 1", node, total);
+  MURMUR_ENFORCE(total <= 1.0 + kTolerance, InputError, "the edge weights of node {} sum to {} > 1",
+                 node, total);
   row.self = std::max(0.0, 1.0 - total);
   return row;
 }
@@ -137,9 +139,8 @@ MixingRow keepNeighbours(const MixingRow& row, const std::function<bool(uint32_t
 }
 
 MixingRow withoutNeighbours(const MixingRow& row, const std::vector<uint32_t>& down) {
-  return keepNeighbours(row, [&down](uint32_t id) {
-    return std::find(down.begin(), down.end(), id) == down.end();
-  });
+  return keepNeighbours(
+      row, [&down](uint32_t id) { return std::find(down.begin(), down.end(), id) == down.end(); });
 }
 
 }  // namespace murmur::topologies

@@ -8,8 +8,8 @@
 #include <cstring>
 #include <fstream>
 #include <map>
-#include <tuple>
 #include <sstream>
+#include <tuple>
 #include <utility>
 
 #include <fmt/format.h>
@@ -75,8 +75,8 @@ uint32_t parseId(std::string_view token, std::string_view source, size_t line,
                  std::string_view what) {
   uint64_t value = 0;
   MURMUR_ENFORCE(parseU64(token, value) && value <= 0xFFFFFFFEull, InputError,
-                 "{}: {} '{}' is not a node id (a non-negative integer)", where(source, line),
-                 what, token);
+                 "{}: {} '{}' is not a node id (a non-negative integer)", where(source, line), what,
+                 token);
   return static_cast<uint32_t>(value);
 }
 
@@ -145,9 +145,9 @@ void checkConnected(const Topology& t, std::string_view source) {
     list += fmt::format("{{{}}}", describeIds(comps[c]));
   }
   if (shown < comps.size()) list += fmt::format(" and {} more", comps.size() - shown);
-  throw InputError(fmt::format(
-      "{}: the graph is not connected: {} components {}; node {} cannot reach node {}", source,
-      comps.size(), list, comps[1].front(), comps[0].front()));
+  throw InputError(
+      fmt::format("{}: the graph is not connected: {} components {}; node {} cannot reach node {}",
+                  source, comps.size(), list, comps[1].front(), comps[0].front()));
 }
 
 // Turns a draft into a canonical Topology, or throws InputError naming the line and problem.
@@ -175,9 +175,8 @@ Topology finish(Draft d) {
       throw InputError(fmt::format(
           "{}: node id {} is out of range: {} nodes are declared, so ids must be 0..{}{}",
           where(src, node.line), id, n, n - 1,
-          missing == seen.end()
-              ? std::string()
-              : fmt::format(" (id {} is missing)", missing - seen.begin())));
+          missing == seen.end() ? std::string()
+                                : fmt::format(" (id {} is missing)", missing - seen.begin())));
     }
     byId[id] = &node;
     auto [it, inserted] = byAddress.emplace(std::make_pair(node.spec.host, node.spec.port), &node);
@@ -237,8 +236,7 @@ Topology finish(Draft d) {
         "{}: edge {} {} has no weight, but edge {} {}{} has one: give weights on every edge "
         "or on none",
         where(src, firstUnweighted->line), firstUnweighted->edge.u, firstUnweighted->edge.v,
-        firstWeighted->edge.u, firstWeighted->edge.v,
-        atLine(firstWeighted->line)));
+        firstWeighted->edge.u, firstWeighted->edge.v, atLine(firstWeighted->line)));
   }
 
   t.nodes.resize(n);
@@ -279,8 +277,7 @@ bool isKeyword(std::string_view token) {
 }
 
 // networkx's write_edgelist(data=True) appends a Python dict: "{}" or "{'weight': 0.5}".
-std::optional<double> parseDictWeight(std::string_view dict, std::string_view source,
-                                      size_t line) {
+std::optional<double> parseDictWeight(std::string_view dict, std::string_view source, size_t line) {
   MURMUR_ENFORCE(dict.size() >= 2 && dict.front() == '{' && dict.back() == '}', InputError,
                  "{}: cannot read edge attributes '{}' (expected {{}} or {{'weight': W}})",
                  where(source, line), dict);
@@ -325,13 +322,13 @@ std::vector<uint32_t> Topology::neighbours(uint32_t id) const {
 
 size_t Topology::degree(uint32_t id) const {
   (void)node(id);
-  return static_cast<size_t>(
-      std::count_if(edges.begin(), edges.end(), [id](const Edge& e) { return e.u == id || e.v == id; }));
+  return static_cast<size_t>(std::count_if(edges.begin(), edges.end(),
+                                           [id](const Edge& e) { return e.u == id || e.v == id; }));
 }
 
 bool Topology::hasWeights() const {
-  return !edges.empty() &&
-         std::all_of(edges.begin(), edges.end(), [](const Edge& e) { return e.weight.has_value(); });
+  return !edges.empty() && std::all_of(edges.begin(), edges.end(),
+                                       [](const Edge& e) { return e.weight.has_value(); });
 }
 
 const Edge* Topology::findEdge(uint32_t a, uint32_t b) const {
@@ -384,18 +381,17 @@ NodeSpec parseAddress(std::string_view text, std::string_view what) {
   std::string_view portText;
   if (!text.empty() && text.front() == '[') {
     const size_t close = text.find(']');
-    MURMUR_ENFORCE(close != std::string_view::npos && close + 1 < text.size() &&
-                       text[close + 1] == ':',
-                   InputError, "{}: bad address '{}': expected [IPv6]:PORT", what, text);
+    MURMUR_ENFORCE(
+        close != std::string_view::npos && close + 1 < text.size() && text[close + 1] == ':',
+        InputError, "{}: bad address '{}': expected [IPv6]:PORT", what, text);
     std::string_view host = text.substr(1, close - 1);
-    MURMUR_ENFORCE(!host.empty() && std::all_of(host.begin(), host.end(),
-                                                [](char c) {
-                                                  return std::isxdigit(
-                                                             static_cast<unsigned char>(c)) ||
-                                                         c == ':' || c == '.';
-                                                }),
-                   InputError, "{}: bad address '{}': '{}' is not an IPv6 address", what, text,
-                   host);
+    MURMUR_ENFORCE(
+        !host.empty() && std::all_of(host.begin(), host.end(),
+                                     [](char c) {
+                                       return std::isxdigit(static_cast<unsigned char>(c)) ||
+                                              c == ':' || c == '.';
+                                     }),
+        InputError, "{}: bad address '{}': '{}' is not an IPv6 address", what, text, host);
     spec.host = std::string(host);
     portText = text.substr(close + 2);
   } else {
@@ -403,8 +399,7 @@ NodeSpec parseAddress(std::string_view text, std::string_view what) {
     MURMUR_ENFORCE(colon != std::string_view::npos, InputError,
                    "{}: bad address '{}': expected HOST:PORT", what, text);
     std::string_view host = text.substr(0, colon);
-    MURMUR_ENFORCE(!host.empty() && std::all_of(host.begin(), host.end(), isHostChar),
-                   InputError,
+    MURMUR_ENFORCE(!host.empty() && std::all_of(host.begin(), host.end(), isHostChar), InputError,
                    "{}: bad address '{}': host '{}' must be a name or IPv4 address (letters, "
                    "digits, '.', '-', '_'; IPv6 goes in brackets)",
                    what, text, host);
@@ -424,8 +419,8 @@ void validate(const Topology& t, std::string_view source) {
   d.source = std::string(source);
   d.clusterId = t.clusterId;
   for (const NodeSpec& spec : t.nodes) {
-    MURMUR_ENFORCE(!spec.host.empty() && spec.port != 0, InputError,
-                   "{}: node {} has no address", source, spec.id);
+    MURMUR_ENFORCE(!spec.host.empty() && spec.port != 0, InputError, "{}: node {} has no address",
+                   source, spec.id);
     d.nodes.push_back({spec, 0});
   }
   for (const Edge& e : t.edges) d.edges.push_back({e, 0});
@@ -458,13 +453,12 @@ Topology parseTopology(std::string_view text, std::string_view source) {
                      "{}: second cluster line (the cluster id was set at line {})", at,
                      clusterLine);
       MURMUR_ENFORCE(std::all_of(tok[1].begin(), tok[1].end(), isHostChar), InputError,
-                     "{}: cluster id '{}' may use only letters, digits, '.', '-', '_'", at,
-                     tok[1]);
+                     "{}: cluster id '{}' may use only letters, digits, '.', '-', '_'", at, tok[1]);
       d.clusterId = std::string(tok[1]);
       clusterLine = line.number;
     } else if (tok[0] == "node") {
-      MURMUR_ENFORCE(tok.size() == 3, InputError,
-                     "{}: expected 'node ID HOST:PORT', got {} fields", at, tok.size());
+      MURMUR_ENFORCE(tok.size() == 3, InputError, "{}: expected 'node ID HOST:PORT', got {} fields",
+                     at, tok.size());
       NodeSpec spec = parseAddress(tok[2], at);
       spec.id = parseId(tok[1], source, line.number, "node id");
       d.nodes.push_back({std::move(spec), line.number});
@@ -499,8 +493,8 @@ Topology parseEdgeList(std::string_view edgesText, std::string_view source,
     // decentralizepy's .edges files start with the node count.
     uint64_t count = 0;
     MURMUR_ENFORCE(parseU64(lines.front().tokens[0], count) && count >= 1 && count < (1u << 31),
-                   InputError, "{}: '{}' is not a node count",
-                   where(source, lines.front().number), lines.front().tokens[0]);
+                   InputError, "{}: '{}' is not a node count", where(source, lines.front().number),
+                   lines.front().tokens[0]);
     declared = count;
     declaredLine = lines.front().number;
     first = 1;
@@ -510,9 +504,8 @@ Topology parseEdgeList(std::string_view edgesText, std::string_view source,
   for (size_t i = first; i < lines.size(); ++i) {
     const Line& line = lines[i];
     const auto& tok = line.tokens;
-    MURMUR_ENFORCE(tok.size() >= 2, InputError,
-                   "{}: expected 'U V [WEIGHT]', got {} field{}{}", where(source, line.number),
-                   tok.size(), tok.size() == 1 ? "" : "s",
+    MURMUR_ENFORCE(tok.size() >= 2, InputError, "{}: expected 'U V [WEIGHT]', got {} field{}{}",
+                   where(source, line.number), tok.size(), tok.size() == 1 ? "" : "s",
                    tok.size() == 1 ? " (only the first line may hold a node count)" : "");
     Edge e;
     e.u = parseId(tok[0], source, line.number, "edge endpoint");
@@ -521,12 +514,11 @@ Topology parseEdgeList(std::string_view edgesText, std::string_view source,
       // Rejoin the dict, which may contain spaces.
       const char* begin = tok[2].data();
       const char* end = tok.back().data() + tok.back().size();
-      e.weight = parseDictWeight(std::string_view(begin, static_cast<size_t>(end - begin)),
-                                 source, line.number);
+      e.weight = parseDictWeight(std::string_view(begin, static_cast<size_t>(end - begin)), source,
+                                 line.number);
     } else {
-      MURMUR_ENFORCE(tok.size() <= 3, InputError,
-                     "{}: expected 'U V [WEIGHT]', got {} fields", where(source, line.number),
-                     tok.size());
+      MURMUR_ENFORCE(tok.size() <= 3, InputError, "{}: expected 'U V [WEIGHT]', got {} fields",
+                     where(source, line.number), tok.size());
       if (tok.size() == 3) e.weight = parseWeight(tok[2], source, line.number);
     }
     if (declared) {
@@ -547,8 +539,7 @@ Topology parseEdgeList(std::string_view edgesText, std::string_view source,
     for (const Line& line : tokenize(*hostsText)) {
       const std::string at = where(hostsSource, line.number);
       MURMUR_ENFORCE(line.tokens.size() == 1, InputError,
-                     "{}: expected one HOST:PORT per line, got {} fields", at,
-                     line.tokens.size());
+                     "{}: expected one HOST:PORT per line, got {} fields", at, line.tokens.size());
       NodeSpec spec = parseAddress(line.tokens[0], at);
       spec.id = static_cast<uint32_t>(hosts.size());
       hosts.push_back(std::move(spec));
@@ -558,8 +549,8 @@ Topology parseEdgeList(std::string_view edgesText, std::string_view source,
                    hostsSource);
     if (declared) {
       MURMUR_ENFORCE(hosts.size() == *declared, InputError,
-                     "{}: lists {} addresses but {} declares {} nodes", hostsSource,
-                     hosts.size(), where(source, declaredLine), *declared);
+                     "{}: lists {} addresses but {} declares {} nodes", hostsSource, hosts.size(),
+                     where(source, declaredLine), *declared);
     } else if (anyEdge) {
       MURMUR_ENFORCE(maxId < hosts.size(), InputError,
                      "{}: the edges name node {} but {} lists only {} addresses (nodes 0..{})",
@@ -610,8 +601,8 @@ Topology loadEdgeList(const std::filesystem::path& edgesPath,
 }
 
 std::string formatTopology(const Topology& t) {
-  std::string out = fmt::format("# murmur topology: {} nodes, {} edges\n", t.nodes.size(),
-                                t.edges.size());
+  std::string out =
+      fmt::format("# murmur topology: {} nodes, {} edges\n", t.nodes.size(), t.edges.size());
   if (!t.clusterId.empty()) out += fmt::format("cluster {}\n", t.clusterId);
   for (const NodeSpec& spec : t.nodes) out += fmt::format("node {} {}\n", spec.id, spec.address());
   for (const Edge& e : t.edges) {

@@ -8,8 +8,8 @@
 namespace murmur::nn::data {
 
 AugmentConfig cifarAugment(std::span<const float> mean, std::span<const float> std) {
-  MURMUR_ENFORCE(mean.size() == std.size(), InputError,
-                 "augmentation: {} means but {} stds", mean.size(), std.size());
+  MURMUR_ENFORCE(mean.size() == std.size(), InputError, "augmentation: {} means but {} stds",
+                 mean.size(), std.size());
   AugmentConfig config;
   config.cropPadding = 4;
   config.horizontalFlip = true;
@@ -17,13 +17,13 @@ AugmentConfig cifarAugment(std::span<const float> mean, std::span<const float> s
   return config;
 }
 
-void augmentBatch(std::span<float> images, int n, int c, int h, int w,
-                  const AugmentConfig& config, Rng& rng) {
+void augmentBatch(std::span<float> images, int n, int c, int h, int w, const AugmentConfig& config,
+                  Rng& rng) {
   MURMUR_CHECK(images.size() == static_cast<size_t>(n) * c * h * w,
                "augmentBatch: {} floats for {}x{}x{}x{}", images.size(), n, c, h, w);
   MURMUR_ENFORCE(config.padValue.empty() || config.padValue.size() == static_cast<size_t>(c),
-                 InputError, "augmentation: {} pad values for {} channels",
-                 config.padValue.size(), c);
+                 InputError, "augmentation: {} pad values for {} channels", config.padValue.size(),
+                 c);
   MURMUR_ENFORCE(config.cropPadding >= 0, InputError, "augmentation: negative crop padding {}",
                  config.cropPadding);
   const int pad = config.cropPadding;
@@ -45,9 +45,9 @@ void augmentBatch(std::span<float> images, int n, int c, int h, int w,
         for (int x = 0; x < w; ++x) {
           const int ox = flip ? w - 1 - x : x;
           const int sx = ox + dx;
-          scratch[static_cast<size_t>(y) * w + x] =
-              (sy >= 0 && sy < h && sx >= 0 && sx < w) ? img[static_cast<size_t>(sy) * w + sx]
-                                                       : fill;
+          scratch[static_cast<size_t>(y) * w + x] = (sy >= 0 && sy < h && sx >= 0 && sx < w)
+                                                        ? img[static_cast<size_t>(sy) * w + sx]
+                                                        : fill;
         }
       }
       std::copy(scratch.begin(), scratch.end(), img);

@@ -12,7 +12,7 @@
 namespace murmur::nn::data {
 
 struct AugmentConfig {
-  int cropPadding = 0;         // random crop of the original size from the image padded by this
+  int cropPadding = 0;          // random crop of the original size from the image padded by this
   bool horizontalFlip = false;  // flip each image with probability 1/2
   std::vector<float> padValue;  // per channel; empty means 0
 };
@@ -22,7 +22,7 @@ struct AugmentConfig {
 AugmentConfig cifarAugment(std::span<const float> mean, std::span<const float> std);
 
 // Augments `images` (n*c*h*w, NCHW) in place.
-void augmentBatch(std::span<float> images, int n, int c, int h, int w,
-                  const AugmentConfig& config, Rng& rng);
+void augmentBatch(std::span<float> images, int n, int c, int h, int w, const AugmentConfig& config,
+                  Rng& rng);
 
 }  // namespace murmur::nn::data

@@ -54,8 +54,8 @@ void normalize(Dataset& d, const Normalization& norm) {
 
 void validate(const Dataset& d, const std::string& origin) {
   MURMUR_ENFORCE(d.n >= 0 && d.c > 0 && d.h > 0 && d.w > 0 && d.classes > 0, InputError,
-                 "{}: bad dataset shape n={} c={} h={} w={} classes={}", origin, d.n, d.c, d.h,
-                 d.w, d.classes);
+                 "{}: bad dataset shape n={} c={} h={} w={} classes={}", origin, d.n, d.c, d.h, d.w,
+                 d.classes);
   MURMUR_ENFORCE(d.images.size() == static_cast<size_t>(d.n) * d.sampleSize(), InputError,
                  "{}: {} image floats for {} samples of {}", origin, d.images.size(), d.n,
                  d.sampleSize());

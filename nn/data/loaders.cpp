@@ -17,8 +17,7 @@ namespace {
 
 std::vector<uint8_t> readRaw(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
-  MURMUR_ENFORCE(in.good(), InputError, "{}: cannot open: {}", path.string(),
-                 std::strerror(errno));
+  MURMUR_ENFORCE(in.good(), InputError, "{}: cannot open: {}", path.string(), std::strerror(errno));
   std::vector<uint8_t> bytes;
   in.seekg(0, std::ios::end);
   const std::streamoff fileSize = in.tellg();
@@ -81,13 +80,12 @@ struct Idx {
   size_t dataOffset = 0;
 };
 
-Idx readIdx(const std::filesystem::path& path, uint32_t magic, size_t numDims,
-            const char* kind) {
+Idx readIdx(const std::filesystem::path& path, uint32_t magic, size_t numDims, const char* kind) {
   Idx idx;
   idx.bytes = readMaybeGzip(path);
   const auto& b = idx.bytes;
-  MURMUR_ENFORCE(b.size() >= 4, InputError, "{}: truncated: {} bytes, no IDX header",
-                 path.string(), b.size());
+  MURMUR_ENFORCE(b.size() >= 4, InputError, "{}: truncated: {} bytes, no IDX header", path.string(),
+                 b.size());
   const uint32_t found = bigEndian32(b.data());
   MURMUR_ENFORCE(found == magic, InputError,
                  "{}: wrong magic number 0x{:08x} for an IDX {} file (expected 0x{:08x})",
@@ -133,8 +131,8 @@ ByteDataset loadIdxBytes(const std::filesystem::path& imagesPath,
   const Idx images = readIdx(imagesPath, 0x00000803u, 3, "image");
   const Idx labels = readIdx(labelsPath, 0x00000801u, 1, "label");
   MURMUR_ENFORCE(images.dims[0] == labels.dims[0], InputError,
-                 "{} holds {} images but {} holds {} labels", imagesPath.string(),
-                 images.dims[0], labelsPath.string(), labels.dims[0]);
+                 "{} holds {} images but {} holds {} labels", imagesPath.string(), images.dims[0],
+                 labelsPath.string(), labels.dims[0]);
   ByteDataset d;
   d.n = static_cast<int>(images.dims[0]);
   d.c = 1;
@@ -183,13 +181,11 @@ Dataset loadMnistLike(const std::filesystem::path& dir, bool train) {
   return toFloat(loadMnistLikeBytes(dir, train));
 }
 
-ByteDataset loadCifarBinaryBytes(const std::vector<std::filesystem::path>& files,
-                                 int classes) {
+ByteDataset loadCifarBinaryBytes(const std::vector<std::filesystem::path>& files, int classes) {
   constexpr int kSide = 32;
   constexpr size_t kPixels = 3 * kSide * kSide;
   constexpr size_t kRecord = 1 + kPixels;
-  MURMUR_ENFORCE(classes > 0 && classes <= 256, InputError, "CIFAR: bad class count {}",
-                 classes);
+  MURMUR_ENFORCE(classes > 0 && classes <= 256, InputError, "CIFAR: bad class count {}", classes);
   MURMUR_ENFORCE(!files.empty(), InputError, "CIFAR: no files given");
   ByteDataset d;
   d.c = 3;
@@ -203,15 +199,14 @@ ByteDataset loadCifarBinaryBytes(const std::vector<std::filesystem::path>& files
                    "not CIFAR binary)",
                    path.string(), bytes.size(), kRecord);
     const size_t records = bytes.size() / kRecord;
-    MURMUR_ENFORCE(static_cast<size_t>(d.n) + records <=
-                       static_cast<size_t>(std::numeric_limits<int>::max()),
-                   InputError, "{}: too many records", path.string());
+    MURMUR_ENFORCE(
+        static_cast<size_t>(d.n) + records <= static_cast<size_t>(std::numeric_limits<int>::max()),
+        InputError, "{}: too many records", path.string());
     d.pixels.reserve(d.pixels.size() + records * kPixels);
     for (size_t r = 0; r < records; ++r) {
       const uint8_t* rec = bytes.data() + r * kRecord;
-      MURMUR_ENFORCE(rec[0] < classes, InputError,
-                     "{}: record {} has label {}, outside [0, {})", path.string(), r, rec[0],
-                     classes);
+      MURMUR_ENFORCE(rec[0] < classes, InputError, "{}: record {} has label {}, outside [0, {})",
+                     path.string(), r, rec[0], classes);
       d.labels.push_back(rec[0]);
       d.pixels.insert(d.pixels.end(), rec + 1, rec + 1 + kPixels);
     }

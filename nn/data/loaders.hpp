@@ -31,8 +31,7 @@ ByteDataset loadMnistLikeBytes(const std::filesystem::path& dir, bool train);
 
 // CIFAR-10 binary files: records of 1 label byte + 3072 bytes (1024 R, 1024 G, 1024 B).
 Dataset loadCifarBinary(const std::vector<std::filesystem::path>& files, int classes = 10);
-ByteDataset loadCifarBinaryBytes(const std::vector<std::filesystem::path>& files,
-                                 int classes = 10);
+ByteDataset loadCifarBinaryBytes(const std::vector<std::filesystem::path>& files, int classes = 10);
 
 // data_batch_1.bin .. data_batch_5.bin (train) or test_batch.bin (test) in `dir`.
 Dataset loadCifar10(const std::filesystem::path& dir, bool train);

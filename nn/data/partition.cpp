@@ -11,14 +11,13 @@
 namespace murmur::nn::data {
 
 namespace {
-constexpr uint64_t kIidStream = 0x696964ull;         // "iid"
-constexpr uint64_t kDirichletStream = 0x646972ull;   // "dir"
+constexpr uint64_t kIidStream = 0x696964ull;        // "iid"
+constexpr uint64_t kDirichletStream = 0x646972ull;  // "dir"
 }  // namespace
 
 Shards iidShards(size_t n, uint32_t numNodes, uint64_t seed) {
   MURMUR_ENFORCE(numNodes > 0, InputError, "IID partition: node count must be > 0");
-  MURMUR_ENFORCE(n <= UINT32_MAX, InputError, "IID partition: {} samples exceed 32-bit indices",
-                 n);
+  MURMUR_ENFORCE(n <= UINT32_MAX, InputError, "IID partition: {} samples exceed 32-bit indices", n);
   std::vector<uint32_t> perm(n);
   std::iota(perm.begin(), perm.end(), 0u);
   Rng rng(deriveSeed(seed, kIidStream, numNodes));
@@ -80,11 +79,12 @@ Shards dirichletShards(std::span<const int32_t> labels, int classes, uint32_t nu
       size_t start = 0;
       for (uint32_t j = 0; j < numNodes; ++j) {
         cum += props[j] / sum;
-        const size_t end = j + 1 == numNodes
-                               ? members.size()
-                               : std::min(members.size(),
-                                          static_cast<size_t>(std::llround(
-                                              cum * static_cast<double>(members.size()))));
+        const size_t end =
+            j + 1 == numNodes
+                ? members.size()
+                : std::min(
+                      members.size(),
+                      static_cast<size_t>(std::llround(cum * static_cast<double>(members.size()))));
         if (end > start) {
           shards[j].insert(shards[j].end(), members.begin() + static_cast<std::ptrdiff_t>(start),
                            members.begin() + static_cast<std::ptrdiff_t>(end));
@@ -165,8 +165,8 @@ PartitionConfig parsePartition(std::string_view spec, uint64_t seed) {
       return c;
     }
   }
-  MURMUR_ENFORCE(false, InputError,
-                 "partition '{}': expected iid, dirichlet or dirichlet:ALPHA", spec);
+  MURMUR_ENFORCE(false, InputError, "partition '{}': expected iid, dirichlet or dirichlet:ALPHA",
+                 spec);
   return c;
 }
 

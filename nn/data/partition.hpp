@@ -30,9 +30,9 @@ Shards dirichletShards(std::span<const int32_t> labels, int classes, uint32_t nu
 // (mod N), the fractional part f of r as floor(f * size) evenly spaced samples of the following
 // shard.
 struct RedundantShard {
-  std::vector<uint32_t> shardIds;      // parts[k] comes from shards[shardIds[k]]
+  std::vector<uint32_t> shardIds;            // parts[k] comes from shards[shardIds[k]]
   std::vector<std::vector<uint32_t>> parts;  // parts[0] is the node's own shard
-  double redundancy = 0;               // r = mu * N
+  double redundancy = 0;                     // r = mu * N
 };
 
 // `shards` is a base partition (e.g. iidShards). Requires 0 <= mu and r <= N - 1.

@@ -86,15 +86,15 @@ ByteDataset loadDatasetBytes(std::string_view name, Split split,
   try {
     d = spec.name == "cifar10" ? loadCifar10Bytes(path, train) : loadMnistLikeBytes(path, train);
   } catch (const InputError& e) {
-    throw InputError(fmt::format("dataset '{}' ({} split): {} (set the data directory with a "
-                                 "path option or ${})",
-                                 spec.name, train ? "train" : "test", e.what(), spec.envVar));
+    throw InputError(
+        fmt::format("dataset '{}' ({} split): {} (set the data directory with a "
+                    "path option or ${})",
+                    spec.name, train ? "train" : "test", e.what(), spec.envVar));
   }
   MURMUR_ENFORCE(d.c == spec.c && d.h == spec.h && d.w == spec.w, InputError,
                  "dataset '{}' at {}: images are {}x{}x{}, expected {}x{}x{}", spec.name,
                  path.string(), d.c, d.h, d.w, spec.c, spec.h, spec.w);
-  MURMUR_ENFORCE(d.n > 0, InputError, "dataset '{}' at {}: no samples", spec.name,
-                 path.string());
+  MURMUR_ENFORCE(d.n > 0, InputError, "dataset '{}' at {}: no samples", spec.name, path.string());
   d.classes = spec.classes;
   return d;
 }

@@ -24,7 +24,7 @@ enum class Split { kTrain, kTest };
 
 struct DatasetSpec {
   std::string name;
-  std::string envVar;                 // overrides the default directory when set
+  std::string envVar;                    // overrides the default directory when set
   std::vector<std::string> defaultDirs;  // the first that exists is used
   int c = 0, h = 0, w = 0, classes = 0;
   Normalization norm;

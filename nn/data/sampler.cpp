@@ -10,14 +10,14 @@
 namespace murmur::nn::data {
 
 namespace {
-constexpr uint64_t kOrderStream = 0x6f72646572ull;    // "order"
-constexpr uint64_t kAugmentStream = 0x6175676dull;    // "augm"
+constexpr uint64_t kOrderStream = 0x6f72646572ull;  // "order"
+constexpr uint64_t kAugmentStream = 0x6175676dull;  // "augm"
 }  // namespace
 
 BatchSampler::BatchSampler(const DataSource& source, std::vector<uint32_t> indices,
                            SamplerConfig config)
-    : BatchSampler(source, std::vector<SamplerPart>{SamplerPart{std::move(indices),
-                                                                config.batchSize}},
+    : BatchSampler(source,
+                   std::vector<SamplerPart>{SamplerPart{std::move(indices), config.batchSize}},
                    config) {}
 
 BatchSampler::BatchSampler(const DataSource& source, std::vector<SamplerPart> parts,
@@ -113,8 +113,8 @@ bool BatchSampler::next(Batch& out) {
 void BatchSampler::nextWrapping(Batch& out) {
   if (!next(out)) {
     const bool ok = next(out);
-    MURMUR_CHECK(ok, "a fresh epoch of {} samples yields no batch of {}",
-                 streams_[0].order.size(), streams_[0].part.perBatch);
+    MURMUR_CHECK(ok, "a fresh epoch of {} samples yields no batch of {}", streams_[0].order.size(),
+                 streams_[0].part.perBatch);
   }
 }
 
@@ -147,8 +147,7 @@ void BatchSampler::fill(Batch& out, size_t firstPartCount) {
   ++batchCounter_;
 }
 
-std::vector<size_t> proportionalBatchCounts(const std::vector<size_t>& partSizes,
-                                            size_t ownBatch) {
+std::vector<size_t> proportionalBatchCounts(const std::vector<size_t>& partSizes, size_t ownBatch) {
   MURMUR_ENFORCE(!partSizes.empty() && partSizes[0] > 0, InputError,
                  "batch split: the own part is empty");
   const double own = static_cast<double>(partSizes[0]);

@@ -79,8 +79,7 @@ class BatchSampler {
 // Splits a per-node batch across RI-SGD parts proportionally to their sizes relative to the
 // first (own) part: the own part gets `ownBatch`, the total is round(ownBatch * sum / own), the
 // rest shared by largest remainder. Returns one count per part.
-std::vector<size_t> proportionalBatchCounts(const std::vector<size_t>& partSizes,
-                                            size_t ownBatch);
+std::vector<size_t> proportionalBatchCounts(const std::vector<size_t>& partSizes, size_t ownBatch);
 
 // Node `nodeId`'s sampler parts: its own shard with `batchPerNode` samples per batch and, for
 // RI-SGD redundancy mu > 0, the redundant shards of redundantShard() with counts from

@@ -116,7 +116,7 @@ TEST(Int8, QuantisesOntoTheGridOfMaxOver127) {
 TEST(Sign, ValuesBecomePlusOrMinusTheMeanMagnitude) {
   std::vector<float> v = {0.5f, -1.5f, 0.0f, 2.0f};
   const float scale = quantizeSign(v);
-  EXPECT_FLOAT_EQ(scale, 1.0f);  // (0.5 + 1.5 + 0 + 2) / 4
+  EXPECT_FLOAT_EQ(scale, 1.0f);                                 // (0.5 + 1.5 + 0 + 2) / 4
   EXPECT_EQ(v, (std::vector<float>{1.0f, -1.0f, 1.0f, 1.0f}));  // 0 counts as +
   // The mean magnitude minimises the squared error for these signs: a nudge either way costs.
   auto err = [](const std::vector<float>& x, float s) {
@@ -169,7 +169,7 @@ TEST(Half, RoundsToNearestEvenAndStaysFinite) {
   EXPECT_EQ(roundToHalf(-1e9f), -65504.0f);
   EXPECT_EQ(roundToHalf(std::ldexp(1.0f, -14)), std::ldexp(1.0f, -14));
   EXPECT_EQ(roundToHalf(std::ldexp(1.0f, -24)), std::ldexp(1.0f, -24));
-  EXPECT_EQ(roundToHalf(std::ldexp(1.0f, -25)), 0.0f);                    // tie -> even (0)
+  EXPECT_EQ(roundToHalf(std::ldexp(1.0f, -25)), 0.0f);                       // tie -> even (0)
   EXPECT_EQ(roundToHalf(3 * std::ldexp(1.0f, -25)), std::ldexp(1.0f, -23));  // tie -> even (2)
   EXPECT_EQ(roundToHalf(0.0f), 0.0f);
   // Idempotent: a rounded value is exactly representable.

@@ -69,10 +69,9 @@ struct Cluster {
     }
     for (NodeId i = 0; i < n; ++i) {
       transports.push_back(net.endpoint(i));
-      gossips.push_back(std::make_unique<Gossip>(method, layout, std::span<float>(x[i]),
-                                                 *transports[i],
-                                                 mix ? metropolis(adj, i) : selfOnly(adj, i),
-                                                 clock));
+      gossips.push_back(
+          std::make_unique<Gossip>(method, layout, std::span<float>(x[i]), *transports[i],
+                                   mix ? metropolis(adj, i) : selfOnly(adj, i), clock));
     }
   }
 

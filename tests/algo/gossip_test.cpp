@@ -277,7 +277,8 @@ TEST(Gossip, MajorityVoteBothEndsAgreeOnMasks) {
         EXPECT_EQ(*seen, own[j][last][t]) << "node " << i << " sees node " << j << "'s mask";
         // K minus the share kept for the node's own residuals (sent with indices).
         const size_t k = topKCount(m.topKFraction, kSizes[t]);
-        const auto ownK = static_cast<size_t>(std::ceil(m.maskOwnFraction * static_cast<double>(k)));
+        const auto ownK =
+            static_cast<size_t>(std::ceil(m.maskOwnFraction * static_cast<double>(k)));
         EXPECT_EQ(seen->size(), k - std::min(k, ownK));
       }
       // Masked updates applied on the agreed masks keep replicas exact.
@@ -309,7 +310,7 @@ OutvotedResidual runOutvotedResidual(uint64_t flushEvery, double ownFraction) {
   m.maskEvery = 4;
   m.maskFlushEvery = flushEvery;
   m.maskOwnFraction = ownFraction;  // > 0: 1 of the 2 is the node's own
-  m.eventgrad.warmup = 1000;  // every step sends on the mask
+  m.eventgrad.warmup = 1000;        // every step sends on the mask
   const auto adj = FakeNetwork::ring(3);
   Cluster c(adj, {20}, m, SteadyClock::instance(), nullptr, /*mix=*/false);
   OutvotedResidual r;
@@ -425,7 +426,7 @@ TEST(Gossip, KeyframeRepairsAnInjectedGap) {
   EXPECT_EQ(s1.keyframeRequestsSent, 1u);
   EXPECT_EQ(s0.keyframeRequestsReceived, 1u);
   EXPECT_EQ(s0.keyframesSent, kSizes.size() + 1);  // start of run + the repair
-  EXPECT_GT(s1.staleIgnored, 0u);  // the delta in flight behind the gap
+  EXPECT_GT(s1.staleIgnored, 0u);                  // the delta in flight behind the gap
   for (uint32_t t = 0; t < kSizes.size(); ++t) EXPECT_TRUE(c.gossips[1]->replicaValid(0, t));
   EXPECT_TRUE(bitwiseEqual(c.gossips[1]->replica(0), c.gossips[0]->lastSent()));
 }
@@ -651,7 +652,7 @@ TEST(Gossip, TensorsBelowDenseBelowGoDenseWithoutVotes) {
   m.eventgrad.warmup = 1000;  // every step sends
   m.maskEvery = 2;
   m.topKFraction = 0.3;
-  m.denseBelow = 8;  // kSizes {6, 10, 3}: tensors 0 and 2 go dense, tensor 1 is masked
+  m.denseBelow = 8;      // kSizes {6, 10, 3}: tensors 0 and 2 go dense, tensor 1 is masked
   m.maskFlushEvery = 0;  // no dense flushes: every dense frame below is dense_below's
   // One starting point: digest keyframes match, so no keyframe resends a decision.
   Cluster c(FakeNetwork::ring(2), kSizes, m, clock, &clock, false, 1, /*sharedInit=*/true);
@@ -722,7 +723,7 @@ TEST(Gossip, PublicMixFreshAppliesAnUnchangedCorrectionOnce) {
     m.eventgrad.adaptive = false;
     m.eventgrad.staticThreshold = 1e9;  // silent after the warm-up step...
     m.eventgrad.warmup = 1;
-    m.eventgrad.maxSilence = 4;         // ...until the maximum silence fires every tensor
+    m.eventgrad.maxSilence = 4;  // ...until the maximum silence fires every tensor
     m.mixPublicCopies = true;
     m.publicMixStep = 0.5;
     m.publicMixFresh = fresh;
@@ -730,7 +731,7 @@ TEST(Gossip, PublicMixFreshAppliesAnUnchangedCorrectionOnce) {
     m.digestKeyframes = false;  // distinct starting points: full keyframes at once
     Cluster c(FakeNetwork::ring(3), kSizes, m, SteadyClock::instance());
     for (auto& g : c.gossips) g->afterUpdate(0);  // keyframes, then step 0 sends everything
-    std::vector<std::vector<float>> moved;  // node 0 after each beforeUpdate
+    std::vector<std::vector<float>> moved;        // node 0 after each beforeUpdate
     for (uint64_t k = 1; k <= 6; ++k) {
       for (auto& g : c.gossips) g->beforeUpdate(k);
       moved.push_back(c.x[0]);
@@ -816,8 +817,7 @@ TEST(Gossip, ADivergedModelStopsWithTrainingDivergedNotAnEncoderError) {
       } catch (const InternalError& e) {
         ADD_FAILURE() << preset << " int8 " << int8 << ": " << e.what();
       } catch (const Error& e) {
-        EXPECT_NE(std::string(e.what()).find("training diverged: tensor 0 (t0)"),
-                  std::string::npos)
+        EXPECT_NE(std::string(e.what()).find("training diverged: tensor 0 (t0)"), std::string::npos)
             << e.what();
       }
       EXPECT_EQ(c.gossips[0]->stats().updateFramesSent, sent) << preset;
@@ -917,14 +917,15 @@ TEST(Gossip, NeighbourDistanceIsTheMeanSquaredDistanceToCompleteReplicas) {
   m.maxRoundLead = 1000;
   Cluster c(FakeNetwork::ring(3), kSizes, m, SteadyClock::instance());
   EXPECT_TRUE(std::isnan(c.gossips[0]->neighbourDistance()));  // no replica yet
-  for (auto& g : c.gossips) g->afterUpdate(0);  // keyframes
+  for (auto& g : c.gossips) g->afterUpdate(0);                 // keyframes
   // The nodes start apart: digests are refused, asked for, and the full keyframes follow.
   for (int pass = 0; pass < 3; ++pass) {
     for (auto& g : c.gossips) g->poll(std::chrono::milliseconds(0));
   }
   auto sq = [&](size_t a, size_t b) {
     double s = 0;
-    for (size_t p = 0; p < c.layout.total; ++p) s += (c.x[a][p] - c.x[b][p]) * (c.x[a][p] - c.x[b][p]);
+    for (size_t p = 0; p < c.layout.total; ++p)
+      s += (c.x[a][p] - c.x[b][p]) * (c.x[a][p] - c.x[b][p]);
     return s;
   };
   EXPECT_NEAR(c.gossips[0]->neighbourDistance(), (sq(0, 1) + sq(0, 2)) / 2, 1e-4);

@@ -63,9 +63,8 @@ TEST(InMemoryGossip, Fp16AndSparseReplicasMatchTheSenderBitForBit) {
     std::vector<std::vector<float>> x(2, std::vector<float>(layout.total, 0.5f));
     std::vector<std::unique_ptr<Gossip>> g;
     for (NodeId i = 0; i < 2; ++i) {
-      g.push_back(std::make_unique<Gossip>(method, layout, std::span<float>(x[i]),
-                                           *transports[i], testing::selfOnly(adj, i),
-                                           SteadyClock::instance()));
+      g.push_back(std::make_unique<Gossip>(method, layout, std::span<float>(x[i]), *transports[i],
+                                           testing::selfOnly(adj, i), SteadyClock::instance()));
     }
     std::barrier sync(2);
     std::vector<std::thread> threads;

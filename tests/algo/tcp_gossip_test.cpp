@@ -19,10 +19,11 @@ using testing::FakeNetwork;
 using namespace std::chrono_literals;
 
 std::vector<std::unique_ptr<Transport>> tcpRing(const std::vector<std::vector<NodeId>>& adj) {
-  return testsupport::loopbackCluster(
-      adj, {.clusterId = "algo-test", .modelFingerprint = 42,
-            .secret = "algo tests share this secret", .heartbeatInterval = 20ms,
-            .peerTimeout = 2000ms});
+  return testsupport::loopbackCluster(adj, {.clusterId = "algo-test",
+                                            .modelFingerprint = 42,
+                                            .secret = "algo tests share this secret",
+                                            .heartbeatInterval = 20ms,
+                                            .peerTimeout = 2000ms});
 }
 
 class ConsensusTcp : public ::testing::TestWithParam<std::string> {};

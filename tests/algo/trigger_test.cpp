@@ -45,7 +45,7 @@ TEST(EventTrigger, HorizonDecaysTheThresholdBetweenEvents) {
   auto c = adaptive();
   c.horizon = 0.5;
   EventTrigger trig(c, 0);
-  EXPECT_TRUE(trig.decide(0, 4.0));  // thr 0*0.5 = 0; slope 4; thr 4
+  EXPECT_TRUE(trig.decide(0, 4.0));   // thr 0*0.5 = 0; slope 4; thr 4
   EXPECT_FALSE(trig.decide(1, 1.9));  // thr 2
   EXPECT_DOUBLE_EQ(trig.threshold(), 2.0);
   EXPECT_TRUE(trig.decide(2, 1.0));  // thr 1; fires; slope 1.0/2; thr (4 + 0.5) / 2
@@ -168,7 +168,7 @@ TEST(AetSchedule, GeneralFormulaAndLearningRate) {
     EXPECT_EQ(s.roundLength(r), static_cast<uint64_t>(std::ceil(v))) << r;
   }
   AetSchedule d(AetConfig{});
-  EXPECT_DOUBLE_EQ(d.lrScale(5), 1.0);                                // T_0 = 0
+  EXPECT_DOUBLE_EQ(d.lrScale(5), 1.0);                                    // T_0 = 0
   EXPECT_DOUBLE_EQ(d.lrScale(10), 1.0 / (1.0 + 0.01 * std::sqrt(10.0)));  // T_1 = 10
   EXPECT_DOUBLE_EQ(d.lrScale(35), 1.0 / (1.0 + 0.01 * std::sqrt(30.0)));  // T_2 = 30
 }

@@ -30,7 +30,8 @@ class FileIoTest : public ::testing::Test {
     return ss.str();
   }
   size_t entries() const {
-    return static_cast<size_t>(std::distance(fs::directory_iterator(dir_), fs::directory_iterator()));
+    return static_cast<size_t>(
+        std::distance(fs::directory_iterator(dir_), fs::directory_iterator()));
   }
   fs::path dir_;
 };
@@ -41,10 +42,9 @@ TEST_F(FileIoTest, WritesAndReplacesWholeFiles) {
   EXPECT_EQ(read(p), "first version\n");
   const std::string head = "second ";
   const std::string tail = "version";
-  writeFileAtomic(p, {std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(head.data()),
-                                               head.size()),
-                      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(tail.data()),
-                                               tail.size())});
+  writeFileAtomic(
+      p, {std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(head.data()), head.size()),
+          std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(tail.data()), tail.size())});
   EXPECT_EQ(read(p), "second version");
   EXPECT_EQ(entries(), 1u) << "no temp file may remain";
 }

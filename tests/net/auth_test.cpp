@@ -194,8 +194,8 @@ class SecretLoading : public ::testing::Test {
     const char* old = std::getenv(kSecretEnvVar);
     if (old != nullptr) saved_ = old;
     ::unsetenv(kSecretEnvVar);
-    dir_ = std::filesystem::temp_directory_path() /
-           ("murmur_auth_test_" + std::to_string(::getpid()));
+    dir_ =
+        std::filesystem::temp_directory_path() / ("murmur_auth_test_" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir_);
   }
   void TearDown() override {

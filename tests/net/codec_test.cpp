@@ -121,8 +121,8 @@ TEST(Codec, EmptyDenseUpdateRoundTrips) {
 }
 
 TEST(Codec, SparseUpdateRoundTripsWithLargeGaps) {
-  std::vector<uint32_t> indices = {0, 1, 127, 128, 16383, 16384, (1u << 21) + 5, (1u << 28) + 9,
-                                   0xFFFFFFFEu, 0xFFFFFFFFu};
+  std::vector<uint32_t> indices = {
+      0, 1, 127, 128, 16383, 16384, (1u << 21) + 5, (1u << 28) + 9, 0xFFFFFFFEu, 0xFFFFFFFFu};
   auto in = makeUpdate(UpdateKind::kSparse, randomFloats(indices.size(), 3), indices);
   auto out = roundTrip(in);
   expectHeaderEq(in, out);
@@ -141,8 +141,10 @@ TEST(Codec, SparseUpdateIsSmallerThanDense) {
 }
 
 TEST(Codec, Fp16UpdateRoundTripsExactlyRepresentableValues) {
-  std::vector<float> values = {0.0f, -0.0f, 1.0f, -2.5f, 65504.0f, 0.099975586f, 6.1035156e-05f,
-                               5.9604645e-08f, std::numeric_limits<float>::infinity()};
+  std::vector<float> values = {
+      0.0f,           -0.0f,          1.0f,
+      -2.5f,          65504.0f,       0.099975586f,
+      6.1035156e-05f, 5.9604645e-08f, std::numeric_limits<float>::infinity()};
   auto in = makeUpdate(UpdateKind::kDense, values);
   in.fp16 = true;
   Bytes payload = encodePayload(Message(in));
@@ -404,8 +406,7 @@ TEST(Codec, EncodeRejectsBrokenInvariantsAsInternalError) {
   EXPECT_THROW(encodePayload(Message(MaskDecision{0, 0, 10, {10}})), InternalError);
   EXPECT_THROW(encodePayload(Message(makeUpdate(UpdateKind::kSparse, {1.0f}, {1, 2}))),
                InternalError);
-  EXPECT_THROW(encodePayload(Message(makeUpdate(UpdateKind::kDense, {1.0f}, {1}))),
-               InternalError);
+  EXPECT_THROW(encodePayload(Message(makeUpdate(UpdateKind::kDense, {1.0f}, {1}))), InternalError);
 }
 
 // --- hostile input -----------------------------------------------------------------------------
@@ -487,8 +488,8 @@ TEST(CodecHostile, EveryTruncationIsRejected) {
       makeUpdate(UpdateKind::kSparse, randomFloats(riceIndices.size(), 11), riceIndices);
   for (const Bytes& payload :
        {encodePayload(Message(makeUpdate(UpdateKind::kSparse, {1, 2, 3}, {4, 500, 70000}))),
-        encodePayload(Message(v)), encodePayload(Message(rice)),
-        encodePayload(Message(riceUpdate)), encodePayload(Message(Goodbye{"bye"}))}) {
+        encodePayload(Message(v)), encodePayload(Message(rice)), encodePayload(Message(riceUpdate)),
+        encodePayload(Message(Goodbye{"bye"}))}) {
     for (size_t len = 0; len < payload.size(); ++len) {
       EXPECT_THROW(decodeAny({payload.data(), len}), ProtocolError) << len;
     }
@@ -757,7 +758,6 @@ TEST(DeltaVarint, RoundTripAndRejectsCountBombs) {
   EXPECT_THROW(decodeDeltaVarint(bytes, 5, 0xFFFFFFFFu), ProtocolError);
 }
 
-
 TEST(Codec, DigestKeyframeCarriesNoValues) {
   auto in = makeUpdate(UpdateKind::kKeyframe, {});
   in.digest = 0x0123456789ABCDEFull;
@@ -807,10 +807,10 @@ TEST(Codec, Int8ValuesRoundTripBitExactAtOneBytePerValue) {
   both.fp16 = true;
   EXPECT_THROW(encodePayload(Message(both)), InternalError);
   // The extreme scales the sender may use still round-trip bit for bit.
-  for (float edgeScale : {std::numeric_limits<float>::min(),
-                          std::numeric_limits<float>::max() / 128.0f}) {
-    auto edge = makeUpdate(UpdateKind::kDense,
-                           {127.0f * edgeScale, -edgeScale, 0.0f, 5.0f * edgeScale});
+  for (float edgeScale :
+       {std::numeric_limits<float>::min(), std::numeric_limits<float>::max() / 128.0f}) {
+    auto edge =
+        makeUpdate(UpdateKind::kDense, {127.0f * edgeScale, -edgeScale, 0.0f, 5.0f * edgeScale});
     edge.int8Scale = edgeScale;
     auto back = std::get<TensorUpdate>(decodePayload(encodePayload(Message(edge)), {}));
     EXPECT_EQ(back.values, edge.values) << edgeScale;
@@ -826,10 +826,10 @@ TEST(CodecHostile, BadInt8ScalesAndBytesAreRejected) {
   ASSERT_EQ(onWire, 0.5f);
   // Denormal scales were found by the fuzzer: 1 / scale overflows and q * scale loses bits, so
   // the decoded values would not re-encode. FLT_MAX / 127 rounds up: 127 * it overflows.
-  for (float bad : {0.0f, -1.0f, std::numeric_limits<float>::quiet_NaN(),
-                    std::numeric_limits<float>::infinity(),
-                    std::numeric_limits<float>::denorm_min(), 2.2241e-41f,
-                    std::numeric_limits<float>::max() / 127.0f}) {
+  for (float bad :
+       {0.0f, -1.0f, std::numeric_limits<float>::quiet_NaN(),
+        std::numeric_limits<float>::infinity(), std::numeric_limits<float>::denorm_min(),
+        2.2241e-41f, std::numeric_limits<float>::max() / 127.0f}) {
     Bytes b = good;
     std::memcpy(b.data() + at + 44, &bad, 4);
     expectProtocolError(b, {}, "int8 values with scale");
@@ -900,9 +900,9 @@ TEST(CodecHostile, BadSignScalesPaddingAndBitsAreRejected) {
   std::memcpy(&onWire, good.data() + at + 44, 4);
   ASSERT_EQ(onWire, 0.5f);
   ASSERT_EQ(good[at + 42], 3);  // 16 bits carry 13 values
-  for (float bad : {0.0f, -1.0f, std::numeric_limits<float>::quiet_NaN(),
-                    std::numeric_limits<float>::infinity(),
-                    std::numeric_limits<float>::denorm_min()}) {
+  for (float bad :
+       {0.0f, -1.0f, std::numeric_limits<float>::quiet_NaN(),
+        std::numeric_limits<float>::infinity(), std::numeric_limits<float>::denorm_min()}) {
     Bytes b = good;
     std::memcpy(b.data() + at + 44, &bad, 4);
     expectProtocolError(b, {}, "sign values with scale");

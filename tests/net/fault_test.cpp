@@ -136,8 +136,10 @@ TEST(LinkShaperTest, ReorderHoldsFramesBehindLaterOnes) {
   int held = 0;
   for (size_t i = 0; i < release.size(); ++i) {
     const int64_t sentAt = static_cast<int64_t>(i + 1) * 100000;
-    if (release[i] - sentAt == 5000000) ++held;
-    else EXPECT_EQ(release[i], sentAt);
+    if (release[i] - sentAt == 5000000)
+      ++held;
+    else
+      EXPECT_EQ(release[i], sentAt);
     if (i + 1 < release.size() && release[i] > release[i + 1]) ++inversions;
   }
   EXPECT_NEAR(held, 500, 5 * std::sqrt(2000 * 0.25 * 0.75));
@@ -173,7 +175,8 @@ TEST(LinkShaperTest, BandwidthCapBoundsBytesOverTime) {
   // Idle time refills the bucket, capped at its depth.
   clock.set(release.back() + 1000000000);
   int immediate = 0;
-  for (int i = 0; i < 20; ++i) immediate += shaper.onFrame(0, 1, 1000).releaseNs.at(0) == clock.nowNs();
+  for (int i = 0; i < 20; ++i)
+    immediate += shaper.onFrame(0, 1, 1000).releaseNs.at(0) == clock.nowNs();
   EXPECT_EQ(immediate, 10);
 }
 
@@ -219,8 +222,9 @@ TEST(LinkShaperTest, SameSeedReplaysDifferentSeedDiffers) {
     std::vector<std::vector<int64_t>> out;
     for (int i = 0; i < 500; ++i) {
       clock.advance(10us);
-      out.push_back(shaper.onFrame(static_cast<NodeId>(i % 3), static_cast<NodeId>((i + 1) % 3), 100)
-                        .releaseNs);
+      out.push_back(
+          shaper.onFrame(static_cast<NodeId>(i % 3), static_cast<NodeId>((i + 1) % 3), 100)
+              .releaseNs);
     }
     return out;
   };

@@ -150,8 +150,8 @@ TEST(Framing, PayloadWindowOnlyInsideAKnownPayload) {
   Bytes f = buildFrame(p, &mac);
   FrameReader reader(kDefaultMaxPayloadBytes, true);
   EXPECT_TRUE(reader.payloadWindow().empty());  // no header yet
-  reader.feed({f.data(), 10});                    // header + 6 payload bytes
-  EXPECT_TRUE(reader.payloadWindow().empty());    // header not parsed until next()
+  reader.feed({f.data(), 10});                  // header + 6 payload bytes
+  EXPECT_TRUE(reader.payloadWindow().empty());  // header not parsed until next()
   EXPECT_FALSE(reader.next().has_value());
   ASSERT_EQ(reader.payloadWindow().size(), p.size() - 6);
   EXPECT_THROW(reader.commitPayload(p.size()), InternalError);
@@ -209,7 +209,7 @@ TEST(Framing, BadHeadersAreProtocolErrors) {
   };
   expectRejected({0, 0, 0, 0}, 1024, "empty");
   expectRejected({12, 0, 0, 0}, 1024, "8-byte words");
-  expectRejected({0, 8, 0, 0}, 1024, "exceeds the limit");      // 2048 > 1024
+  expectRejected({0, 8, 0, 0}, 1024, "exceeds the limit");  // 2048 > 1024
   expectRejected({0xF8, 0xFF, 0xFF, 0xFF}, kDefaultMaxPayloadBytes, "exceeds the limit");
   // The header is judged before any payload byte arrives: no 4 GiB allocation happens.
   FrameReader reader;

@@ -8,8 +8,7 @@
 
 namespace murmur::net::testing {
 
-inline std::vector<uint32_t> randomSortedIndices(uint32_t universe, double density,
-                                                 uint32_t seed) {
+inline std::vector<uint32_t> randomSortedIndices(uint32_t universe, double density, uint32_t seed) {
   std::mt19937 rng(seed);
   std::bernoulli_distribution pick(density);
   std::vector<uint32_t> out;

@@ -182,8 +182,7 @@ TEST(RiceCodingHostile, CountBombsAreRefusedBeforeAllocating) {
 TEST(RiceCodingHostile, TruncatedInTheUnaryRunOrTheLowBits) {
   // b = 0, index 10: ten ones and a zero over two bytes; the last byte dropped.
   Bytes ten = encodeWith(std::vector<uint32_t>{10}, 0);
-  ASSERT_EQ(std::vector<uint8_t>(ten.begin(), ten.end()),
-            (std::vector<uint8_t>{0x00, 0xFF, 0xC0}));
+  ASSERT_EQ(std::vector<uint8_t>(ten.begin(), ten.end()), (std::vector<uint8_t>{0x00, 0xFF, 0xC0}));
   expectRejected({ten.data(), 2}, 1, 100, "truncated at index 0 of 1");
   // b = 2: 1111 0 01 (gap 17), then the second index's stop bit and no low bits.
   const uint8_t lowCut[] = {0x02, 0xF2};

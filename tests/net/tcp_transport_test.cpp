@@ -46,7 +46,8 @@ TcpTransportConfig configFor(NodeId self, const std::vector<NodeId>& nbrs,
   c.self = self;
   c.listenHost = "127.0.0.1";
   c.listenPort = ports.count(self) ? ports.at(self) : 0;
-  for (NodeId n : nbrs) c.neighbours.push_back({n, "127.0.0.1", ports.count(n) ? ports.at(n) : uint16_t{0}});
+  for (NodeId n : nbrs)
+    c.neighbours.push_back({n, "127.0.0.1", ports.count(n) ? ports.at(n) : uint16_t{0}});
   c.clusterId = "test-cluster";
   c.modelFingerprint = 0xC0FFEE;
   c.secret = kSecret;
@@ -101,9 +102,9 @@ struct Seen {
   }
   template <typename T>
   size_t countOf() const {
-    return static_cast<size_t>(std::count_if(messages.begin(), messages.end(), [](const Envelope& e) {
-      return std::holds_alternative<T>(e.message);
-    }));
+    return static_cast<size_t>(
+        std::count_if(messages.begin(), messages.end(),
+                      [](const Envelope& e) { return std::holds_alternative<T>(e.message); }));
   }
 };
 
@@ -139,10 +140,12 @@ TEST(TcpTransportTest, RingOfFourExchangesUpdatesWithMacsAndCounts) {
   std::vector<Seen> seen(4);
   for (NodeId i = 0; i < 4; ++i) ASSERT_TRUE(waitUp(c[i], seen[i], c[i].neighbours())) << i;
   for (NodeId i = 0; i < 4; ++i) {
-    c[i].send(c[i].neighbours(), dense(i, 1, std::vector<float>(1000, static_cast<float>(i) + 0.25f)));
+    c[i].send(c[i].neighbours(),
+              dense(i, 1, std::vector<float>(1000, static_cast<float>(i) + 0.25f)));
   }
   for (NodeId i = 0; i < 4; ++i) {
-    ASSERT_TRUE(pollUntil(c[i], seen[i], [&] { return seen[i].countOf<TensorUpdate>() == 2; })) << i;
+    ASSERT_TRUE(pollUntil(c[i], seen[i], [&] { return seen[i].countOf<TensorUpdate>() == 2; }))
+        << i;
     std::vector<NodeId> from;
     for (const auto& m : seen[i].messages) {
       if (const auto* u = std::get_if<TensorUpdate>(&m.message)) {
@@ -165,12 +168,15 @@ TEST(TcpTransportTest, RingOfFourExchangesUpdatesWithMacsAndCounts) {
   const auto hs = static_cast<size_t>(MessageKind::kHandshake);
   for (NodeId i = 0; i < 4; ++i) {
     // The sender counts a frame when its write completes, which may trail the receiver.
-    pollUntil(c[i], seen[i], [&] {
-      const auto t = c[i].traffic();
-      return std::all_of(t.begin(), t.end(), [&](const EdgeTraffic& e) {
-        return e.sent.framesByKind[upd] == 1 && e.sent.framesByKind[hs] == 2;
-      });
-    }, 2000ms);
+    pollUntil(
+        c[i], seen[i],
+        [&] {
+          const auto t = c[i].traffic();
+          return std::all_of(t.begin(), t.end(), [&](const EdgeTraffic& e) {
+            return e.sent.framesByKind[upd] == 1 && e.sent.framesByKind[hs] == 2;
+          });
+        },
+        2000ms);
     for (const auto& e : c[i].traffic()) {
       EXPECT_EQ(e.sent.framesByKind[upd], 1u);
       EXPECT_EQ(e.sent.bytesByKind[upd], wire);
@@ -201,7 +207,8 @@ TEST(TcpTransportTest, KilledPeerIsDetectedAndReconnectsWhenRestarted) {
 
   c.nodes[1].reset();  // node 1 goes away (says goodbye on the way out)
   for (NodeId i : {0u, 2u}) {
-    ASSERT_TRUE(pollUntil(c[i], seen[i], [&] { return seen[i].count(1, PeerEvent::Kind::kDown) > 0; }));
+    ASSERT_TRUE(
+        pollUntil(c[i], seen[i], [&] { return seen[i].count(1, PeerEvent::Kind::kDown) > 0; }));
     EXPECT_FALSE(c[i].isUp(1));
     EXPECT_NE(seen[i].last(1).reason.find("goodbye"), std::string::npos) << seen[i].last(1).reason;
   }
@@ -211,7 +218,8 @@ TEST(TcpTransportTest, KilledPeerIsDetectedAndReconnectsWhenRestarted) {
   Seen s1;
   ASSERT_TRUE(waitUp(c[1], s1, {0, 2}));
   for (NodeId i : {0u, 2u}) {
-    ASSERT_TRUE(pollUntil(c[i], seen[i], [&] { return seen[i].count(1, PeerEvent::Kind::kUp) == 2; }));
+    ASSERT_TRUE(
+        pollUntil(c[i], seen[i], [&] { return seen[i].count(1, PeerEvent::Kind::kUp) == 2; }));
     EXPECT_TRUE(c[i].isUp(1));
   }
   c[0].send(one(1), dense(0, 1, {5.f}));
@@ -255,7 +263,8 @@ TEST(TcpTransportTest, BadConfigsAreRefusedUpFront) {
 
 std::string downReason(Transport& t, NodeId peer) {
   Seen s;
-  pollUntil(t, s, [&] { return s.count(peer, PeerEvent::Kind::kDown) > 0; }, 3000ms);
+  pollUntil(
+      t, s, [&] { return s.count(peer, PeerEvent::Kind::kDown) > 0; }, 3000ms);
   return s.last(peer).reason;
 }
 
@@ -312,7 +321,8 @@ TEST(TcpTransportTest, RefusesNonNeighbour) {
 // A raw client speaking the wire protocol by hand, for what a well-behaved node never sends.
 class RawClient {
  public:
-  explicit RawClient(uint16_t port) : fd_(::socket(AF_INET, SOCK_STREAM, 0)), reader_(kDefaultMaxPayloadBytes) {
+  explicit RawClient(uint16_t port)
+      : fd_(::socket(AF_INET, SOCK_STREAM, 0)), reader_(kDefaultMaxPayloadBytes) {
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(port);
@@ -334,7 +344,8 @@ class RawClient {
     const auto until = std::chrono::steady_clock::now() + limit;
     for (;;) {
       if (auto f = reader_.next()) return f;
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          until - std::chrono::steady_clock::now());
       if (left.count() <= 0) return std::nullopt;
       pollfd p{fd_, POLLIN, 0};
       if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return std::nullopt;
@@ -373,7 +384,8 @@ struct TamperRig {
     EXPECT_TRUE(waitUp(c[2], s2, {1}));  // each end completes its handshake on its own
   }
   // Runs node 0's side of an authenticated handshake; returns its send authenticator.
-  std::optional<FrameAuthenticator> handshakeAsNode0(RawClient& raw, uint32_t version = kProtocolVersion) {
+  std::optional<FrameAuthenticator> handshakeAsNode0(RawClient& raw,
+                                                     uint32_t version = kProtocolVersion) {
     ClusterSecret secret(kSecret);
     Hello mine;
     mine.protocolVersion = version;
@@ -447,7 +459,8 @@ TEST(TcpTransportTest, BadMacClosesConnectionNodeStaysUp) {
   mac = auth->sign(evil, 1);
   evil[evil.size() - 1] ^= 0x40;
   raw.write(buildFrame(evil, &mac));
-  ASSERT_TRUE(pollUntil(rig.c[1], rig.s1, [&] { return rig.s1.count(0, PeerEvent::Kind::kDown) > 0; }));
+  ASSERT_TRUE(
+      pollUntil(rig.c[1], rig.s1, [&] { return rig.s1.count(0, PeerEvent::Kind::kDown) > 0; }));
   EXPECT_NE(rig.s1.last(0).reason.find("bad MAC"), std::string::npos) << rig.s1.last(0).reason;
   EXPECT_EQ(rig.s1.countOf<TensorUpdate>(), 1u);
   EXPECT_TRUE(raw.closedByPeer());
@@ -462,7 +475,8 @@ TEST(TcpTransportTest, MalformedPayloadWithValidMacClosesConnection) {
   Bytes junk(64, 0xAB);  // a multiple of 8 bytes, correctly MAC'd, but not a message
   MacBytes mac = auth->sign(junk, 0);
   raw.write(buildFrame(junk, &mac));
-  ASSERT_TRUE(pollUntil(rig.c[1], rig.s1, [&] { return rig.s1.count(0, PeerEvent::Kind::kDown) > 0; }));
+  ASSERT_TRUE(
+      pollUntil(rig.c[1], rig.s1, [&] { return rig.s1.count(0, PeerEvent::Kind::kDown) > 0; }));
   EXPECT_NE(rig.s1.last(0).reason.find("malformed"), std::string::npos) << rig.s1.last(0).reason;
   rig.expectNode1StillServes(13);
 }
@@ -479,7 +493,7 @@ TEST(TcpTransportTest, RefusesOtherProtocolVersion) {
   h.authenticated = true;
   raw.write(buildFrame(encodeHello(h)));
   ASSERT_TRUE(raw.readFrame().has_value());  // node 1's Hello
-  auto bye = raw.readFrame();                  // then its refusal
+  auto bye = raw.readFrame();                // then its refusal
   ASSERT_TRUE(bye.has_value());
   const auto m = decodePayload(bye->payload);
   ASSERT_TRUE(std::holds_alternative<Goodbye>(m));
@@ -518,18 +532,21 @@ TEST(TcpTransportTest, SlowPeerGetsMergedUpdatesConservingTheSum) {
   uint64_t mergedTotal = 0;
   uint64_t lastSeq = 0;
   bool contiguous = true;
-  ASSERT_TRUE(pollUntil(c[1], s1, [&] {
-    for (auto& e : s1.messages) {
-      if (auto* upd = std::get_if<TensorUpdate>(&e.message)) {
-        for (size_t i = 0; i < len; ++i) got[i] += upd->values[i];
-        contiguous &= upd->seq - upd->merged == lastSeq;
-        lastSeq = upd->seq;
-        mergedTotal += upd->merged;
-      }
-    }
-    s1.messages.clear();
-    return lastSeq == static_cast<uint64_t>(n);
-  }, 10000ms));
+  ASSERT_TRUE(pollUntil(
+      c[1], s1,
+      [&] {
+        for (auto& e : s1.messages) {
+          if (auto* upd = std::get_if<TensorUpdate>(&e.message)) {
+            for (size_t i = 0; i < len; ++i) got[i] += upd->values[i];
+            contiguous &= upd->seq - upd->merged == lastSeq;
+            lastSeq = upd->seq;
+            mergedTotal += upd->merged;
+          }
+        }
+        s1.messages.clear();
+        return lastSeq == static_cast<uint64_t>(n);
+      },
+      10000ms));
   EXPECT_EQ(mergedTotal, static_cast<uint64_t>(n));
   EXPECT_TRUE(contiguous);
   EXPECT_GT(c[0].stats().merges, 10u);
@@ -553,7 +570,8 @@ struct FaultPair {
     EXPECT_TRUE(waitUp(c[1], s1, {0}));
   }
   std::vector<uint64_t> receivedSeqs(size_t atLeast, std::chrono::milliseconds limit) {
-    pollUntil(c[1], s1, [&] { return s1.countOf<TensorUpdate>() >= atLeast; }, limit);
+    pollUntil(
+        c[1], s1, [&] { return s1.countOf<TensorUpdate>() >= atLeast; }, limit);
     std::vector<uint64_t> seqs;
     for (const auto& e : s1.messages) {
       if (const auto* u = std::get_if<TensorUpdate>(&e.message)) seqs.push_back(u->seq);
@@ -569,7 +587,8 @@ TEST(TcpFaultTest, DropRateWithinBinomialBound) {
   // Markers after the data: frames on one link stay in order, so once a marker is through,
   // everything sent before it has arrived or is lost.
   for (int i = 0; i < 10; ++i) p.c[0].send(one(1), KeyframeRequest{0, "marker"});
-  pollUntil(p.c[1], p.s1, [&] { return p.s1.countOf<KeyframeRequest>() > 0; }, 3000ms);
+  pollUntil(
+      p.c[1], p.s1, [&] { return p.s1.countOf<KeyframeRequest>() > 0; }, 3000ms);
   auto seqs = p.receivedSeqs(n, 0ms);
   EXPECT_NEAR(static_cast<double>(seqs.size()), n * 0.7, 5 * std::sqrt(n * 0.21));
 }
@@ -611,13 +630,16 @@ TEST(TcpFaultTest, DelayFollowsTheTransportsManualClock) {
   ASSERT_TRUE(waitUp(c[0], s0, {1}));
   ASSERT_TRUE(waitUp(c[1], s1, {0}));
   for (int i = 0; i < 10; ++i) c[0].send(one(1), dense(0, static_cast<uint64_t>(i), {1.f}));
-  pollUntil(c[1], s1, [] { return false; }, 100ms);  // real time passes, the clock does not
+  pollUntil(
+      c[1], s1, [] { return false; }, 100ms);  // real time passes, the clock does not
   EXPECT_EQ(s1.countOf<TensorUpdate>(), 0u);
   clock.advance(49ms);
-  pollUntil(c[1], s1, [] { return false; }, 50ms);
+  pollUntil(
+      c[1], s1, [] { return false; }, 50ms);
   EXPECT_EQ(s1.countOf<TensorUpdate>(), 0u);  // still before the fixed delay
   clock.advance(21ms);                        // past delay + jitter
-  EXPECT_TRUE(pollUntil(c[1], s1, [&] { return s1.countOf<TensorUpdate>() == 10; }, 3000ms));
+  EXPECT_TRUE(pollUntil(
+      c[1], s1, [&] { return s1.countOf<TensorUpdate>() == 10; }, 3000ms));
 }
 
 TEST(TcpFaultTest, DuplicationAndReordering) {
@@ -629,12 +651,15 @@ TEST(TcpFaultTest, DuplicationAndReordering) {
   }
   // Wait for every seq (3 s is generous on loaded CI cores), then for stragglers (held copies).
   std::set<uint64_t> distinct;
-  pollUntil(p.c[1], p.s1, [&] {
-    for (const auto& e : p.s1.messages) {
-      if (const auto* u = std::get_if<TensorUpdate>(&e.message)) distinct.insert(u->seq);
-    }
-    return distinct.size() == static_cast<size_t>(n);
-  }, 3000ms);
+  pollUntil(
+      p.c[1], p.s1,
+      [&] {
+        for (const auto& e : p.s1.messages) {
+          if (const auto* u = std::get_if<TensorUpdate>(&e.message)) distinct.insert(u->seq);
+        }
+        return distinct.size() == static_cast<size_t>(n);
+      },
+      3000ms);
   auto seqs = p.receivedSeqs(n * 2, 200ms);
   EXPECT_NEAR(static_cast<double>(seqs.size()), n * 1.5, 5 * std::sqrt(n * 0.25));
   // Overtaken messages (arriving after a higher seq), not adjacent descents: on a loaded machine
@@ -660,7 +685,8 @@ TEST(TcpFaultTest, BandwidthCapLimitsThroughput) {
     p.c[0].send(one(1), dense(0, static_cast<uint64_t>(i), std::vector<float>(10000, 1.f)));
   }
   auto seqs = p.receivedSeqs(n, 5000ms);
-  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   ASSERT_EQ(seqs.size(), static_cast<size_t>(n));
   const double bytes = static_cast<double>(
       p.c[1].traffic()[0].received.bytesByKind[static_cast<size_t>(MessageKind::kTensorUpdate)]);
@@ -671,11 +697,14 @@ TEST(TcpFaultTest, BandwidthCapLimitsThroughput) {
 TEST(TcpFaultTest, TimePartitionTakesTheEdgeDownAndBack) {
   FaultPair p("partition 0-1 time=0ms..100ms\npartition 0-1 time=500ms..900ms");
   // Whichever end notices the cut first closes the edge ("partitioned"); the other sees EOF.
-  ASSERT_TRUE(pollUntil(p.c[0], p.s0, [&] { return p.s0.count(1, PeerEvent::Kind::kDown) > 0; }, 3000ms));
-  pollUntil(p.c[1], p.s1, [&] { return p.s1.count(0, PeerEvent::Kind::kDown) > 0; }, 1000ms);
+  ASSERT_TRUE(pollUntil(
+      p.c[0], p.s0, [&] { return p.s0.count(1, PeerEvent::Kind::kDown) > 0; }, 3000ms));
+  pollUntil(
+      p.c[1], p.s1, [&] { return p.s1.count(0, PeerEvent::Kind::kDown) > 0; }, 1000ms);
   EXPECT_NE((p.s0.last(1).reason + p.s1.last(0).reason).find("partition"), std::string::npos)
       << p.s0.last(1).reason << " | " << p.s1.last(0).reason;
-  ASSERT_TRUE(pollUntil(p.c[0], p.s0, [&] { return p.s0.count(1, PeerEvent::Kind::kUp) >= 2; }, 3000ms));
+  ASSERT_TRUE(pollUntil(
+      p.c[0], p.s0, [&] { return p.s0.count(1, PeerEvent::Kind::kUp) >= 2; }, 3000ms));
   EXPECT_TRUE(p.c[0].isUp(1));
 }
 
@@ -683,12 +712,15 @@ TEST(TcpFaultTest, StepPartitionTakesTheEdgeDownAndBack) {
   FaultPair p("partition 0-1 steps=10..20");
   p.c[0].reportStep(10);
   p.c[1].reportStep(10);
-  ASSERT_TRUE(pollUntil(p.c[0], p.s0, [&] { return !p.c[0].isUp(1); }, 3000ms));
+  ASSERT_TRUE(pollUntil(
+      p.c[0], p.s0, [&] { return !p.c[0].isUp(1); }, 3000ms));
   p.c[0].send(one(1), dense(0, 1, {1.f}));  // lost: the edge is down
   p.c[0].reportStep(20);
   p.c[1].reportStep(20);
-  ASSERT_TRUE(pollUntil(p.c[0], p.s0, [&] { return p.c[0].isUp(1); }, 3000ms));
-  ASSERT_TRUE(pollUntil(p.c[1], p.s1, [&] { return p.c[1].isUp(0); }, 3000ms));
+  ASSERT_TRUE(pollUntil(
+      p.c[0], p.s0, [&] { return p.c[0].isUp(1); }, 3000ms));
+  ASSERT_TRUE(pollUntil(
+      p.c[1], p.s1, [&] { return p.c[1].isUp(0); }, 3000ms));
   p.c[0].send(one(1), dense(0, 2, {1.f}));
   auto seqs = p.receivedSeqs(1, 3000ms);
   EXPECT_EQ(seqs, std::vector<uint64_t>{2});

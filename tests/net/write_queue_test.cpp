@@ -75,10 +75,10 @@ TEST(WriteQueueTest, MergedInt8UpdatesTravelAsFloat32) {
   for (UpdateKind kind : {UpdateKind::kDense, UpdateKind::kMasked, UpdateKind::kSparse}) {
     Pusher p(1);  // always "behind": every push after the first merges
     const bool sparse = kind == UpdateKind::kSparse;
-    TensorUpdate a = update(kind, 2, 1, {1.0f, -0.5f}, sparse ? std::vector<uint32_t>{0, 3}
-                                                              : std::vector<uint32_t>{});
-    TensorUpdate b = update(kind, 2, 2, {0.3f, 0.1f}, sparse ? std::vector<uint32_t>{0, 3}
-                                                             : std::vector<uint32_t>{});
+    TensorUpdate a = update(kind, 2, 1, {1.0f, -0.5f},
+                            sparse ? std::vector<uint32_t>{0, 3} : std::vector<uint32_t>{});
+    TensorUpdate b = update(kind, 2, 2, {0.3f, 0.1f},
+                            sparse ? std::vector<uint32_t>{0, 3} : std::vector<uint32_t>{});
     a.int8Scale = 0.5f / 127.0f * 2.0f;  // 1.0 = 127 q; -0.5 off by rounding: make them fit
     a.values = {127 * a.int8Scale, -64 * a.int8Scale};
     b.int8Scale = 0.3f / 127.0f;
@@ -152,7 +152,8 @@ TEST(MergeUpdatesTest, MaskedOnlyOnTheSameMask) {
 
 TEST(WriteQueueTest, AppendsWhileThereIsRoom) {
   Pusher p(1 << 20);
-  for (int i = 0; i < 10; ++i) p.push(update(UpdateKind::kDense, 0, static_cast<uint64_t>(i) + 1, {1.f}));
+  for (int i = 0; i < 10; ++i)
+    p.push(update(UpdateKind::kDense, 0, static_cast<uint64_t>(i) + 1, {1.f}));
   EXPECT_EQ(p.q.frames(), 10u);
   EXPECT_EQ(p.q.merges(), 0u);
 }
@@ -221,10 +222,10 @@ TEST(WriteQueueTest, StalledPeerMergesAndConservesTheSumPerTensor) {
 }
 
 TEST(WriteQueueTest, KeyframeSupersedesQueuedUpdatesOfItsTensor) {
-  Pusher p(1);  // always "behind"
-  p.push(update(UpdateKind::kDense, 0, 1, {1, 1}));   // appended (nothing to merge into)
-  p.push(MaskVote{0, 0, 10, {1, 2}});                 // appended
-  p.push(update(UpdateKind::kDense, 1, 1, {5, 5}));   // appended (other tensor)
+  Pusher p(1);                                          // always "behind"
+  p.push(update(UpdateKind::kDense, 0, 1, {1, 1}));     // appended (nothing to merge into)
+  p.push(MaskVote{0, 0, 10, {1, 2}});                   // appended
+  p.push(update(UpdateKind::kDense, 1, 1, {5, 5}));     // appended (other tensor)
   p.push(update(UpdateKind::kSparse, 0, 2, {1}, {0}));  // merged into tensor 0's dense
   p.push(update(UpdateKind::kKeyframe, 0, 3, {7, 8}));  // supersedes tensor 0
   auto out = p.drain();

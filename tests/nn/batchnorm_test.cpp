@@ -62,7 +62,8 @@ TEST(BatchNorm2d, TrainingForwardBackwardAndRunningStatsMatchNaive) {
     for (int b = 0; b < n; ++b)
       for (int j = 0; j < h * w; ++j) {
         const double xh = (src[at(b, ch, j)] - mean) * inv;
-        diffSrc[at(b, ch, j)] = gamma[size_t(ch)] * inv / m * (m * diffDst[at(b, ch, j)] - sg - xh * sgx);
+        diffSrc[at(b, ch, j)] =
+            gamma[size_t(ch)] * inv / m * (m * diffDst[at(b, ch, j)] - sg - xh * sgx);
       }
     rm[size_t(ch)] = momentum * mean;
     rv[size_t(ch)] = (1 - momentum) * 1.0 + momentum * var * m / (m - 1);

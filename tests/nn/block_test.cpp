@@ -15,10 +15,9 @@ TEST(BasicBlock, ProjectionShortcutNamesAndShapes) {
   EXPECT_EQ(hs.layer->outDims(), (Dims3{8, 3, 3}));
   std::vector<std::string> names;
   for (const auto& s : hs.layer->paramSpecs()) names.push_back(s.name);
-  EXPECT_EQ(names, (std::vector<std::string>{"conv1.weight", "bn1.weight", "bn1.bias",
-                                             "conv2.weight", "bn2.weight", "bn2.bias",
-                                             "shortcut.0.weight", "shortcut.1.weight",
-                                             "shortcut.1.bias"}));
+  EXPECT_EQ(names, (std::vector<std::string>{
+                       "conv1.weight", "bn1.weight", "bn1.bias", "conv2.weight", "bn2.weight",
+                       "bn2.bias", "shortcut.0.weight", "shortcut.1.weight", "shortcut.1.bias"}));
   EXPECT_EQ(hs.layer->bufferSpecs().size(), 6u);
 }
 

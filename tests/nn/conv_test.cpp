@@ -29,9 +29,15 @@ TEST_P(Conv, ForwardAndBackwardMatchNaiveLoops) {
   auto src = randomVector(hs.inSize(p.n), 11);
   auto diffDst = randomVector(hs.outSize(p.n), 12);
 
-  auto sIdx = [&](int n, int c, int y, int x) { return ((size_t(n) * p.c + c) * p.h + y) * p.w + x; };
-  auto dIdx = [&](int n, int c, int y, int x) { return ((size_t(n) * p.oc + c) * out.h + y) * out.w + x; };
-  auto wIdx = [&](int o, int c, int y, int x) { return ((size_t(o) * p.c + c) * p.k + y) * p.k + x; };
+  auto sIdx = [&](int n, int c, int y, int x) {
+    return ((size_t(n) * p.c + c) * p.h + y) * p.w + x;
+  };
+  auto dIdx = [&](int n, int c, int y, int x) {
+    return ((size_t(n) * p.oc + c) * out.h + y) * out.w + x;
+  };
+  auto wIdx = [&](int o, int c, int y, int x) {
+    return ((size_t(o) * p.c + c) * p.k + y) * p.k + x;
+  };
 
   std::vector<double> dst(hs.outSize(p.n)), diffSrc(hs.inSize(p.n), 0.0), diffW(wt.size(), 0.0),
       diffB(size_t(p.oc), 0.0);
@@ -76,12 +82,12 @@ TEST_P(Conv, GradientsMatchFiniteDifferences) {
   hs.checkGradients(p.n, randomVector(hs.inSize(p.n), 5), 1e-2f, 5e-3, 1e-2);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Shapes, Conv,
-    ::testing::Values(ConvCase{2, 3, 7, 6, 4, 3, 1, 1, true}, ConvCase{3, 2, 9, 9, 5, 3, 2, 0, true},
-                      ConvCase{2, 1, 8, 8, 6, 5, 1, 2, true},
-                      ConvCase{2, 16, 8, 8, 32, 1, 2, 0, false},
-                      ConvCase{2, 16, 6, 6, 16, 3, 1, 1, false}));
+INSTANTIATE_TEST_SUITE_P(Shapes, Conv,
+                         ::testing::Values(ConvCase{2, 3, 7, 6, 4, 3, 1, 1, true},
+                                           ConvCase{3, 2, 9, 9, 5, 3, 2, 0, true},
+                                           ConvCase{2, 1, 8, 8, 6, 5, 1, 2, true},
+                                           ConvCase{2, 16, 8, 8, 32, 1, 2, 0, false},
+                                           ConvCase{2, 16, 6, 6, 16, 3, 1, 1, false}));
 
 TEST(Conv, BatchSizesAreIndependentPlans) {
   Harness hs;

@@ -18,8 +18,8 @@ TEST(SoftmaxCrossEntropy, MatchesNaiveAndFiniteDifferences) {
   std::vector<int32_t> labels{0, 6, 3, 3, 1};
   std::vector<float> diff(logits.size());
   int correct = -1;
-  const float loss = softmaxCrossEntropy(logits.data(), labels.data(), batch, classes,
-                                         diff.data(), &correct);
+  const float loss =
+      softmaxCrossEntropy(logits.data(), labels.data(), batch, classes, diff.data(), &correct);
   double expect = 0;
   int hits = 0;
   for (int b = 0; b < batch; ++b) {
@@ -41,9 +41,11 @@ TEST(SoftmaxCrossEntropy, MatchesNaiveAndFiniteDifferences) {
     const float orig = logits[i];
     const float h = 1e-2f;
     logits[i] = orig + h;
-    const double lp = softmaxCrossEntropy(logits.data(), labels.data(), batch, classes, nullptr, nullptr);
+    const double lp =
+        softmaxCrossEntropy(logits.data(), labels.data(), batch, classes, nullptr, nullptr);
     logits[i] = orig - h;
-    const double lm = softmaxCrossEntropy(logits.data(), labels.data(), batch, classes, nullptr, nullptr);
+    const double lm =
+        softmaxCrossEntropy(logits.data(), labels.data(), batch, classes, nullptr, nullptr);
     logits[i] = orig;
     EXPECT_NEAR(diff[i], (lp - lm) / (2 * h), 2e-4);
   }
@@ -53,7 +55,8 @@ TEST(SoftmaxCrossEntropy, StableForHugeLogits) {
   std::vector<float> logits{1000.f, 0.f, -1000.f};
   std::vector<int32_t> labels{0};
   std::vector<float> diff(3);
-  EXPECT_NEAR(softmaxCrossEntropy(logits.data(), labels.data(), 1, 3, diff.data(), nullptr), 0.f, 1e-6);
+  EXPECT_NEAR(softmaxCrossEntropy(logits.data(), labels.data(), 1, 3, diff.data(), nullptr), 0.f,
+              1e-6);
   labels[0] = 2;
   const float l = softmaxCrossEntropy(logits.data(), labels.data(), 1, 3, diff.data(), nullptr);
   EXPECT_NEAR(l, 2000.f, 1e-2);
@@ -64,9 +67,11 @@ TEST(SoftmaxCrossEntropy, StableForHugeLogits) {
 TEST(SoftmaxCrossEntropy, RejectsOutOfRangeLabels) {
   std::vector<float> logits(4, 0.f);
   std::vector<int32_t> labels{0, 2};
-  EXPECT_THROW(softmaxCrossEntropy(logits.data(), labels.data(), 2, 2, nullptr, nullptr), InputError);
+  EXPECT_THROW(softmaxCrossEntropy(logits.data(), labels.data(), 2, 2, nullptr, nullptr),
+               InputError);
   labels[1] = -1;
-  EXPECT_THROW(softmaxCrossEntropy(logits.data(), labels.data(), 2, 2, nullptr, nullptr), InputError);
+  EXPECT_THROW(softmaxCrossEntropy(logits.data(), labels.data(), 2, 2, nullptr, nullptr),
+               InputError);
 }
 
 }  // namespace

@@ -74,8 +74,8 @@ TEST(Model, Lenet5Shape) {
     offset += t.numel;
   }
   EXPECT_EQ(names, (std::vector<std::string>{"conv1.weight", "conv1.bias", "conv2.weight",
-                                             "conv2.bias", "fc1.weight", "fc1.bias",
-                                             "fc2.weight", "fc2.bias", "fc3.weight", "fc3.bias"}));
+                                             "conv2.bias", "fc1.weight", "fc1.bias", "fc2.weight",
+                                             "fc2.bias", "fc3.weight", "fc3.bias"}));
   EXPECT_EQ(m->layout().tensors[4].shape, (std::vector<int64_t>{120, 400}));
 }
 
@@ -131,7 +131,8 @@ TEST(Model, InitWithinPytorchBounds) {
                                                          : 84.0;
     const double bound = 1.0 / std::sqrt(fanIn);
     double maxAbs = 0;
-    for (size_t i = 0; i < t.numel; ++i) maxAbs = std::max(maxAbs, double(std::abs(m->params()[t.offset + i])));
+    for (size_t i = 0; i < t.numel; ++i)
+      maxAbs = std::max(maxAbs, double(std::abs(m->params()[t.offset + i])));
     EXPECT_LE(maxAbs, bound + 1e-6) << t.name;
     EXPECT_GT(maxAbs, 0.5 * bound) << t.name;
   }
@@ -169,8 +170,7 @@ TEST_P(ModelTraining, LossDecreasesAndRunsRepeat) {
   EXPECT_LT(losses[0].back(), 0.5f * losses[0].front()) << name;
 }
 
-INSTANTIATE_TEST_SUITE_P(All, ModelTraining,
-                         ::testing::Values("lenet5", "mnist-cnn", "resnet20"));
+INSTANTIATE_TEST_SUITE_P(All, ModelTraining, ::testing::Values("lenet5", "mnist-cnn", "resnet20"));
 
 TEST(Model, GradsOverwrittenNotAccumulated) {
   auto m = Model::create("lenet5", 1);
@@ -331,7 +331,8 @@ TEST(Model, TrainStepUpdatesBatchNormBuffersInferDoesNot) {
   m->trainStep(b.src.data(), b.labels.data(), 4);
   const auto& t = m->bufferLayout().tensors[0];  // bn1.running_mean
   double moved = 0;
-  for (size_t i = 0; i < t.numel; ++i) moved += std::abs(m->buffers()[t.offset + i] - before[t.offset + i]);
+  for (size_t i = 0; i < t.numel; ++i)
+    moved += std::abs(m->buffers()[t.offset + i] - before[t.offset + i]);
   EXPECT_GT(moved, 0.0);
   // Parameters are untouched by trainStep (the optimizer owns updates).
   auto fresh = Model::create("resnet20", 3);

@@ -61,9 +61,9 @@ TEST(Sgd, NesterovWithoutWeightDecay) {
 
 // The vectorised paths against a naive per-element loop, over many random steps.
 TEST(Sgd, MatchesNaiveLoopOnRandomVectors) {
-  for (const SgdConfig config : {SgdConfig{0, false, 0}, SgdConfig{0, false, 5e-4f},
-                                 SgdConfig{0.9f, false, 0}, SgdConfig{0.9f, false, 5e-4f},
-                                 SgdConfig{0.9f, true, 0}, SgdConfig{0.8f, true, 1e-3f}}) {
+  for (const SgdConfig config :
+       {SgdConfig{0, false, 0}, SgdConfig{0, false, 5e-4f}, SgdConfig{0.9f, false, 0},
+        SgdConfig{0.9f, false, 5e-4f}, SgdConfig{0.9f, true, 0}, SgdConfig{0.8f, true, 1e-3f}}) {
     const size_t n = 1037;
     data::Rng rng(42);
     std::vector<float> p(n), ref(n), buf(n, 0.0f), g(n);

@@ -32,7 +32,8 @@ TEST_P(MaxPool, ForwardAndBackwardMatchNaive) {
           float mx = -1e30f;
           for (int ky = 0; ky < p.k; ++ky)
             for (int kx = 0; kx < p.k; ++kx) {
-              size_t i = ((size_t(n) * p.c + c) * p.h + oy * p.stride + ky) * p.w + ox * p.stride + kx;
+              size_t i =
+                  ((size_t(n) * p.c + c) * p.h + oy * p.stride + ky) * p.w + ox * p.stride + kx;
               if (src[i] > mx) {
                 mx = src[i];
                 best = i;
@@ -73,7 +74,8 @@ TEST(GlobalAvgPool, ForwardAndBackwardMatchNaive) {
   std::vector<double> dst(size_t(n) * c, 0.0), diffSrc(src.size());
   for (int i = 0; i < n * c; ++i) {
     for (int j = 0; j < h * w; ++j) dst[size_t(i)] += src[size_t(i) * h * w + j] / double(h * w);
-    for (int j = 0; j < h * w; ++j) diffSrc[size_t(i) * h * w + j] = diffDst[size_t(i)] / double(h * w);
+    for (int j = 0; j < h * w; ++j)
+      diffSrc[size_t(i) * h * w + j] = diffDst[size_t(i)] / double(h * w);
   }
   auto got = hs.forward(n, src);
   expectNear(got, dst, 1e-5, "dst");

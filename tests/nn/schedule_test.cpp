@@ -61,9 +61,9 @@ TEST(Schedule, LinearWarmupThenSchedule) {
 }
 
 TEST(Schedule, ParseRejectsBadSpecs) {
-  for (const char* bad : {"", "linear", "step", "step:0:0.1", "step:10:abc", "step:10:2",
-                          "cosine", "cosine:10:1", "constant:3", "constant,foo:1",
-                          "cosine:100,warmup:100", "constant,warmup:-1", "cosine:x"}) {
+  for (const char* bad : {"", "linear", "step", "step:0:0.1", "step:10:abc", "step:10:2", "cosine",
+                          "cosine:10:1", "constant:3", "constant,foo:1", "cosine:100,warmup:100",
+                          "constant,warmup:-1", "cosine:x"}) {
     EXPECT_THROW(parseSchedule(bad, 0.1f), InputError) << bad;
   }
   try {

@@ -94,15 +94,15 @@ TEST(Cli, TrainWritesMetricsCheckpointAndConfigAndFlagsOverrideTheFile) {
   const auto cfgFile = scratch("train.toml");
   std::ofstream(cfgFile) << "[train]\nsteps = 100\nbatch = 32\n[optim]\nlr = 0.02\n";
   const auto out = scratch("train-out");
-  const auto r = murmur("train --config " + cfgFile.string() +
-                        " --steps 6 --train-limit 320 --test-limit 100 --threads 1 --out " +
-                        out.string());
+  const auto r =
+      murmur("train --config " + cfgFile.string() +
+             " --steps 6 --train-limit 320 --test-limit 100 --threads 1 --out " + out.string());
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_TRUE(fs::is_regular_file(out / "checkpoint.bin"));
   Config written;
   loadConfigFile((out / "config.toml").string(), written);
-  EXPECT_EQ(written.train.steps, 6);        // the flag won
-  EXPECT_EQ(written.train.batch, 32);       // the file's value
+  EXPECT_EQ(written.train.steps, 6);         // the flag won
+  EXPECT_EQ(written.train.batch, 32);        // the file's value
   EXPECT_DOUBLE_EQ(written.optim.lr, 0.02);  // the file's value
   const auto metrics = readAll(out / "metrics.jsonl");
   EXPECT_NE(metrics.find("\"event\":\"eval\""), std::string::npos) << metrics;

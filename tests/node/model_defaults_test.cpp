@@ -76,7 +76,8 @@ TEST(ModelDefaults, ResolveAppliesTheModelsDefaultsUnderTheOverrides) {
 }
 
 fs::path scratch(const std::string& name) {
-  auto p = fs::temp_directory_path() / ("murmur_defaults_test_" + std::to_string(::getpid())) / name;
+  auto p =
+      fs::temp_directory_path() / ("murmur_defaults_test_" + std::to_string(::getpid())) / name;
   fs::remove_all(p);
   fs::create_directories(p.parent_path());
   return p;

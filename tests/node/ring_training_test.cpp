@@ -28,7 +28,6 @@
 #include "common/clock.hpp"
 #include "net/inmemory_transport.hpp"
 #include "net/tcp_transport.hpp"
-#include "tests/support/loopback_cluster.hpp"
 #include "nn/data/partition.hpp"
 #include "nn/data/registry.hpp"
 #include "nn/data/sampler.hpp"
@@ -36,6 +35,7 @@
 #include "nn/optimizer.hpp"
 #include "nn/runtime.hpp"
 #include "nn/schedule.hpp"
+#include "tests/support/loopback_cluster.hpp"
 #include "topologies/generators.hpp"
 #include "topologies/mixing.hpp"
 #include "topologies/topology.hpp"
@@ -116,10 +116,11 @@ std::vector<std::unique_ptr<Transport>> tcpTransports(const topologies::Topology
   for (uint32_t i = 0; i < topo.size(); ++i) {
     for (uint32_t n : topo.neighbours(i)) adjacency[i].push_back(n);
   }
-  return testsupport::loopbackCluster(
-      adjacency, {.clusterId = "ring-training-test", .modelFingerprint = fingerprint,
-                  .secret = "ring training test cluster secret", .heartbeatInterval = 50ms,
-                  .peerTimeout = 5000ms});
+  return testsupport::loopbackCluster(adjacency, {.clusterId = "ring-training-test",
+                                                  .modelFingerprint = fingerprint,
+                                                  .secret = "ring training test cluster secret",
+                                                  .heartbeatInterval = 50ms,
+                                                  .peerTimeout = 5000ms});
 }
 
 struct NodeResult {
@@ -220,8 +221,7 @@ TEST_P(RingTraining, FourNodeRingTrainsAndAgrees) {
         sampler.nextWrapping(batch);
         model.trainStep(batch.images.data(), batch.labels.data(), batch.n);
         gossip.beforeUpdate(k);
-        const double lr =
-            nn::learningRate(schedule, static_cast<int64_t>(k)) * gossip.lrScale(k);
+        const double lr = nn::learningRate(schedule, static_cast<int64_t>(k)) * gossip.lrScale(k);
         sgd.step(model.params(), model.grads(), static_cast<float>(lr));
         gossip.afterUpdate(k);
         if (k + 1 == kMidStep) {
@@ -260,14 +260,13 @@ TEST_P(RingTraining, FourNodeRingTrainsAndAgrees) {
       barriersPassed = 2;
       drained.arrive_and_wait();
 
-      const auto eval = model.evaluate(data.testImages.data(), data.testLabels.data(),
-                                       data.testLabels.size());
+      const auto eval =
+          model.evaluate(data.testImages.data(), data.testLabels.data(), data.testLabels.size());
       out.accuracy = eval.accuracy;
       for (const auto& e : transport.traffic()) {
         out.bytesSent += e.sent.bytes;
         out.bytesReceived += e.received.bytes;
-        out.updateBytesSent +=
-            e.sent.bytesByKind[static_cast<size_t>(MessageKind::kTensorUpdate)];
+        out.updateBytesSent += e.sent.bytesByKind[static_cast<size_t>(MessageKind::kTensorUpdate)];
       }
     } catch (const std::exception& e) {
       errors[id] = e.what();
@@ -306,11 +305,12 @@ TEST_P(RingTraining, FourNodeRingTrainsAndAgrees) {
   const double dpsgdValues =
       static_cast<double>(kNodes) * kSteps * 2.0 * static_cast<double>(layout.total);
 
-  std::printf("%-15s %-8s acc %.3f | consensus mid %.4g end %.4g (|mean|^2 %.4g) | values "
-              "%.3f of D-PSGD | %.2f MB sent\n",
-              param.method.c_str(), param.wire == Wire::kTcp ? "tcp" : "inmemory", meanAccuracy,
-              midSpread, finalSpread, finalNorm, static_cast<double>(values) / dpsgdValues,
-              static_cast<double>(bytes) / 1e6);
+  std::printf(
+      "%-15s %-8s acc %.3f | consensus mid %.4g end %.4g (|mean|^2 %.4g) | values "
+      "%.3f of D-PSGD | %.2f MB sent\n",
+      param.method.c_str(), param.wire == Wire::kTcp ? "tcp" : "inmemory", meanAccuracy, midSpread,
+      finalSpread, finalNorm, static_cast<double>(values) / dpsgdValues,
+      static_cast<double>(bytes) / 1e6);
 
   // Chance is 0.10. Measured over three suite runs on a loaded 2-core machine: 0.67-0.80 in
   // memory, 0.59-0.80 over TCP (thread timing makes the TCP runs vary); bounds keep a margin.

@@ -26,8 +26,9 @@ TEST(Run, TwoNodesTrainGossipAndSummarise) {
   const std::string cmd = std::string(MURMUR_BINARY) +
                           " run --quiet --nodes 2 --graph ring --method eventgrad --steps 12"
                           " --eval-every 6 --train-limit 640 --test-limit 200 --deadline 120"
-                          " --base-port " + std::to_string(port) + " --out " + dir.string() +
-                          " > " + (dir.string() + ".out") + " 2>&1";
+                          " --base-port " +
+                          std::to_string(port) + " --out " + dir.string() + " > " +
+                          (dir.string() + ".out") + " 2>&1";
   const int st = std::system(cmd.c_str());
   std::ifstream outFile(dir.string() + ".out");
   std::stringstream ss;
@@ -69,7 +70,8 @@ TEST(Run, TwoNodesTrainGossipAndSummarise) {
 // Four node processes over loopback TCP, scheduled however the kernel likes: with lockstep the
 // same seed gives the same models, bit for bit, in every node's checkpoint.
 TEST(Run, LockstepRunsRepeatBitForBit) {
-  const auto base = fs::temp_directory_path() / ("murmur_run_lockstep_" + std::to_string(::getpid()));
+  const auto base =
+      fs::temp_directory_path() / ("murmur_run_lockstep_" + std::to_string(::getpid()));
   fs::remove_all(base);
   std::vector<std::string> checkpoints[2];
   for (int r = 0; r < 2; ++r) {
@@ -81,8 +83,8 @@ TEST(Run, LockstepRunsRepeatBitForBit) {
         " run --quiet --nodes 4 --graph ring --method eventgrad --steps 40 --eval-every 20"
         " --train-limit 1280 --test-limit 100 --deadline 120 --seed 7"
         " --param lockstep=true --param scale=2 --param public_mix=true --param warmup=5"
-        " --base-port " + std::to_string(port) + " --out " + dir.string() + " > " +
-        (dir.string() + ".out") + " 2>&1";
+        " --base-port " +
+        std::to_string(port) + " --out " + dir.string() + " > " + (dir.string() + ".out") + " 2>&1";
     const int st = std::system(cmd.c_str());
     std::ifstream outFile(dir.string() + ".out");
     std::stringstream out;
@@ -113,7 +115,8 @@ TEST(Run, LockstepRunsRepeatBitForBit) {
 }
 
 TEST(Run, DeadlineStopsNodesWhichSaveAndSayWhy) {
-  const auto dir = fs::temp_directory_path() / ("murmur_run_deadline_" + std::to_string(::getpid()));
+  const auto dir =
+      fs::temp_directory_path() / ("murmur_run_deadline_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   const int port = testing::freePortBase(2);
   // A small learning rate: a thousand steps on 640 images at the default 0.05 could in principle
@@ -142,7 +145,8 @@ TEST(Run, DeadlineStopsNodesWhichSaveAndSayWhy) {
 }
 
 TEST(RunSupport, JsonNumberReadsTopLevelNumbers) {
-  const std::string line = R"({"event":"eval","step":12,"loss":0.5,"test_accuracy":null,"x":-1e-3})";
+  const std::string line =
+      R"({"event":"eval","step":12,"loss":0.5,"test_accuracy":null,"x":-1e-3})";
   EXPECT_EQ(jsonNumber(line, "step"), 12.0);
   EXPECT_EQ(jsonNumber(line, "loss"), 0.5);
   EXPECT_EQ(jsonNumber(line, "x"), -1e-3);

@@ -13,9 +13,12 @@ inline std::string mutateText(std::string text, std::mt19937& rng) {
   // Tokens that reach deeper into a parser than random bytes: numbers at the edges of the
   // integer types, separators, keywords.
   static constexpr std::string_view kTokens[] = {
-      "0",  "-1", "4294967295", "4294967296", "18446744073709551616", "1e309", "nan", "inf",
-      ":",  "::", "[", "]", "=", "\"", "#", "\n", " ", "\t", ".", "-", "edge", "node",
-      "cluster", "0.5", "65535", "65536", "[::1]:7000", "true", "\xff\xfe", std::string_view("\0", 1)};
+      "0",     "-1",         "4294967295", "4294967296", "18446744073709551616",
+      "1e309", "nan",        "inf",        ":",          "::",
+      "[",     "]",          "=",          "\"",         "#",
+      "\n",    " ",          "\t",         ".",          "-",
+      "edge",  "node",       "cluster",    "0.5",        "65535",
+      "65536", "[::1]:7000", "true",       "\xff\xfe",   std::string_view("\0", 1)};
   const int edits = 1 + static_cast<int>(rng() % 4);
   for (int e = 0; e < edits; ++e) {
     const size_t pos = text.empty() ? 0 : rng() % (text.size() + 1);

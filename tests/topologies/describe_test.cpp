@@ -43,7 +43,8 @@ TEST(Diameter, DisconnectedHasNone) {
 }
 
 TEST(Describe, CountsAndDegrees) {
-  const TopologyInfo info = describe(generate(GenOptions{.kind = "star", .n = 5, .clusterId = "s5"}));
+  const TopologyInfo info =
+      describe(generate(GenOptions{.kind = "star", .n = 5, .clusterId = "s5"}));
   EXPECT_EQ(info.clusterId, "s5");
   EXPECT_EQ(info.nodes, 5u);
   EXPECT_EQ(info.edges, 4u);

@@ -99,8 +99,8 @@ TEST(Mixing, MaxDegreeUsesTheLargestDegree) {
 }
 
 TEST(Mixing, ExplicitWeightsFromTheFile) {
-  const Topology t = parseTopology(
-      "node 0 a:1\nnode 1 a:2\nnode 2 a:3\nedge 0 1 0.5\nedge 1 2 0.125\n", "w.topo");
+  const Topology t =
+      parseTopology("node 0 a:1\nnode 1 a:2\nnode 2 a:3\nedge 0 1 0.5\nedge 1 2 0.125\n", "w.topo");
   EXPECT_EQ(defaultMixingRule(t), MixingRule::kExplicit);
   const MixingRow row1 = mixingRow(t, 1, MixingRule::kExplicit);
   EXPECT_DOUBLE_EQ(row1.weightOf(0), 0.5);

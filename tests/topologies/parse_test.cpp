@@ -12,8 +12,8 @@
 #include <gtest/gtest.h>
 
 #include "common/error.hpp"
-#include "topologies/generators.hpp"
 #include "tests/support/mutate_text.hpp"
+#include "topologies/generators.hpp"
 #include "topologies/topology.hpp"
 
 namespace murmur::topologies {
@@ -123,16 +123,14 @@ TEST(ParseTopologyErrors, SelfLoop) {
 
 TEST(ParseTopologyErrors, DuplicateEdgeEitherDirection) {
   EXPECT_THAT(parseError("node 0 a:1\nnode 1 a:2\nedge 0 1\n\nedge 1 0\n"),
-              AllOf(HasSubstr("t.topo:5:"), HasSubstr("duplicate edge 1 0"),
-                    HasSubstr("line 3")));
+              AllOf(HasSubstr("t.topo:5:"), HasSubstr("duplicate edge 1 0"), HasSubstr("line 3")));
   EXPECT_THAT(parseError("node 0 a:1\nnode 1 a:2\nedge 0 1\nedge 0 1\n"),
               AllOf(HasSubstr("t.topo:4:"), HasSubstr("duplicate edge")));
 }
 
 TEST(ParseTopologyErrors, DuplicateNode) {
   EXPECT_THAT(parseError("node 0 a:1\nnode 1 a:2\nnode 1 a:3\nedge 0 1\n"),
-              AllOf(HasSubstr("t.topo:3:"), HasSubstr("duplicate node 1"),
-                    HasSubstr("line 2")));
+              AllOf(HasSubstr("t.topo:3:"), HasSubstr("duplicate node 1"), HasSubstr("line 2")));
 }
 
 TEST(ParseTopologyErrors, DuplicateAddress) {
@@ -242,8 +240,7 @@ TEST(ParseEdgeListErrors, AsymmetricWeights) {
 
 TEST(ParseEdgeListErrors, EdgeProblems) {
   EXPECT_THAT(edgeListError("0 1\n1 2\n0 1\n", "a:1\na:2\na:3\n"),
-              AllOf(HasSubstr("g.edges:3:"), HasSubstr("duplicate edge 0 1"),
-                    HasSubstr("line 1")));
+              AllOf(HasSubstr("g.edges:3:"), HasSubstr("duplicate edge 0 1"), HasSubstr("line 1")));
   EXPECT_THAT(edgeListError("0 1\n1 1\n", "a:1\na:2\n"),
               AllOf(HasSubstr("g.edges:2:"), HasSubstr("self-loop")));
   EXPECT_THAT(edgeListError("3\n0 1\n1 2\n2 7\n", "a:1\na:2\na:3\n"),

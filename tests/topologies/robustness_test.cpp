@@ -15,10 +15,36 @@
 namespace murmur::topologies {
 namespace {
 
-const std::vector<std::string> kPieces = {
-    "node", "edge", "cluster", " ", " ", "\n", "\n", "#", "0", "1", "2", "3", "17", "-1",
-    "127.0.0.1:7000", "a:1", "b:2", "[::1]:9", ":", "0.5", "1e-3", "2.0", "nan", "{", "}",
-    "{'weight': 0.3}", "\t", "\r\n", "99999999999", "x"};
+const std::vector<std::string> kPieces = {"node",
+                                          "edge",
+                                          "cluster",
+                                          " ",
+                                          " ",
+                                          "\n",
+                                          "\n",
+                                          "#",
+                                          "0",
+                                          "1",
+                                          "2",
+                                          "3",
+                                          "17",
+                                          "-1",
+                                          "127.0.0.1:7000",
+                                          "a:1",
+                                          "b:2",
+                                          "[::1]:9",
+                                          ":",
+                                          "0.5",
+                                          "1e-3",
+                                          "2.0",
+                                          "nan",
+                                          "{",
+                                          "}",
+                                          "{'weight': 0.3}",
+                                          "\t",
+                                          "\r\n",
+                                          "99999999999",
+                                          "x"};
 
 // Returns true when the text parsed (and the result is canonical and connected).
 bool parsesCleanly(const std::string& text, bool edgeList) {
@@ -64,9 +90,15 @@ TEST(Robustness, MutatedValidFilesOnlyThrowInputError) {
     for (int e = 0; e < edits; ++e) {
       const size_t pos = rng() % text.size();
       switch (rng() % 3) {
-        case 0: text.erase(pos, 1 + rng() % 6); break;
-        case 1: text.insert(pos, kPieces[rng() % kPieces.size()]); break;
-        default: text[pos] = static_cast<char>(rng() % 128); break;
+        case 0:
+          text.erase(pos, 1 + rng() % 6);
+          break;
+        case 1:
+          text.insert(pos, kPieces[rng() % kPieces.size()]);
+          break;
+        default:
+          text[pos] = static_cast<char>(rng() % 128);
+          break;
       }
       if (text.empty()) text.push_back('x');
     }

@@ -32,9 +32,9 @@ bool same(const Message& x, const Message& y) {
   if (x.index() != y.index()) return false;
   if (auto* a = std::get_if<TensorUpdate>(&x)) {
     auto& b = std::get<TensorUpdate>(y);
-    return a->tensor == b.tensor && a->seq == b.seq && a->merged == b.merged &&
-           a->step == b.step && a->kind == b.kind && a->maskEpoch == b.maskEpoch &&
-           a->fp16 == b.fp16 && a->indices == b.indices && sameFloats(a->values, b.values);
+    return a->tensor == b.tensor && a->seq == b.seq && a->merged == b.merged && a->step == b.step &&
+           a->kind == b.kind && a->maskEpoch == b.maskEpoch && a->fp16 == b.fp16 &&
+           a->indices == b.indices && sameFloats(a->values, b.values);
   }
   if (auto* a = std::get_if<MaskVote>(&x)) {
     auto& b = std::get<MaskVote>(y);

@@ -165,8 +165,7 @@ TEST_F(LoadersTest, IdxTrailingBytes) {
   auto bytes = idxLabels(12);
   bytes.push_back(1);
   const auto labels = write("l", bytes);
-  expectInputError([&] { loadIdx(write("i", idxImages(12, 3, 5)), labels); }, labels,
-                   "unexpected");
+  expectInputError([&] { loadIdx(write("i", idxImages(12, 3, 5)), labels); }, labels, "unexpected");
 }
 
 TEST_F(LoadersTest, IdxCountMismatch) {
@@ -179,8 +178,7 @@ TEST_F(LoadersTest, IdxLabelOutOfRange) {
   auto bytes = idxLabels(12);
   bytes[8 + 5] = 10;
   const auto labels = write("l", bytes);
-  expectInputError([&] { loadIdx(write("i", idxImages(12, 3, 5)), labels); }, labels,
-                   "label 10");
+  expectInputError([&] { loadIdx(write("i", idxImages(12, 3, 5)), labels); }, labels, "label 10");
 }
 
 TEST_F(LoadersTest, MissingFile) {

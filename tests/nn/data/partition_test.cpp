@@ -132,7 +132,7 @@ TEST(RedundantShard, WholeRedundancyHoldsNextShards) {
 }
 
 TEST(RedundantShard, FractionalPartIsASliceOfTheNextShard) {
-  const Shards base = iidShards(1000, 4, 4);  // 250 each
+  const Shards base = iidShards(1000, 4, 4);                // 250 each
   const RedundantShard r = redundantShard(base, 3, 0.375);  // r = 1.5
   EXPECT_EQ(r.shardIds, (std::vector<uint32_t>{3, 0, 1}));
   ASSERT_EQ(r.parts.size(), 3u);
@@ -196,8 +196,8 @@ TEST(PartitionConfig, ParseAndDispatch) {
   EXPECT_DOUBLE_EQ(dir.alpha, 0.25);
   EXPECT_EQ(parsePartition(toString(dir), 3).alpha, 0.25);
   EXPECT_DOUBLE_EQ(parsePartition("dirichlet", 3).alpha, 0.5);
-  for (const char* bad : {"", "IID", "dirichlet:", "dirichlet:0", "dirichlet:x", "dirichlet0.5",
-                          "label-skew"}) {
+  for (const char* bad :
+       {"", "IID", "dirichlet:", "dirichlet:0", "dirichlet:x", "dirichlet0.5", "label-skew"}) {
     EXPECT_THROW(parsePartition(bad, 3), InputError) << bad;
   }
   const auto labels = balancedLabels(1000, 10);

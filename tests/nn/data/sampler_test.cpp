@@ -216,8 +216,8 @@ TEST(BatchSampler, AugmentationIsSeededPerEpochAndBatch) {
 }
 
 // Finds a shift (dy, dx) in [-pad, pad] and flip that explain `out` from `in` (one channel).
-bool explainedByCropFlip(const std::vector<float>& in, const std::vector<float>& out, int h,
-                         int w, int pad, float fill, bool* flipped) {
+bool explainedByCropFlip(const std::vector<float>& in, const std::vector<float>& out, int h, int w,
+                         int pad, float fill, bool* flipped) {
   for (int flip = 0; flip < 2; ++flip) {
     for (int dy = -pad; dy <= pad; ++dy) {
       for (int dx = -pad; dx <= pad; ++dx) {
