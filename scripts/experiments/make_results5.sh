@@ -4,7 +4,11 @@
 OUT=docs/results/round5
 source "$(dirname "$0")/results_lib.sh"
 seedtable goals --csv runs/s5-seed{1,2,3,4,5}
-seedtable async --csv runs/s5async-seed{1,2,3,4,5}
+seedtable async --csv --dataset fashion-mnist runs/s5async-seed{1,2,3,4,5}
+# Seeds 6-10 (the same settings, a second set of five seeds) and MNIST free-running (seeds 1-5).
+seedtable goals-seeds6-10 --csv runs/s5-seed{6,7,8,9,10}
+seedtable async-seeds6-10 --csv runs/s5async-seed{6,7,8,9,10}
+seedtable async-mnist --csv --dataset mnist runs/s5async-seed{1,2,3,4,5}
 seedtable sweep --csv runs/s5sweep-seed{1,2,3,4,5}
 summary s5-explore "" runs/s5-explore
 summary s5-probes "" runs/s5-egprobe-seed1 runs/s5-egprobe-seed2 runs/s5-aetprobe-seed1 \

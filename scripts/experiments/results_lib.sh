@@ -24,14 +24,24 @@ summary() {
   $PY $E/summarize.py "${dirs[@]}" $flags --md "$OUT/$name.md" --csv "$OUT/$name.csv" > /dev/null
 }
 
-# seedtable NAME [--csv] DIR...: seeds.py (one row per method, the seeds side by side, means,
-# goals) over the DIRs that exist, to $OUT/NAME.md (and .csv with --csv).
+# seedtable NAME [--csv] [--dataset D] DIR...: seeds.py (one row per method, the seeds side by
+# side, means, goals) over the DIRs that exist, to $OUT/NAME.md (and .csv with --csv); with
+# --dataset, only that dataset's cells.
 seedtable() {
   local name=$1; shift
-  local csv=()
-  if [ "${1:-}" = --csv ]; then csv=(--csv "$OUT/$name.csv"); shift; fi
+  local csv=0 only=()
+  if [ "${1:-}" = --csv ]; then csv=1; shift; fi
+  if [ "${1:-}" = --dataset ]; then only=(--dataset "$2"); shift 2; fi
   local dirs
   mapfile -t dirs < <(_existing "$@")
   [ ${#dirs[@]} -gt 0 ] || return 0
-  $PY $E/seeds.py "${dirs[@]}" "${csv[@]}" > "$OUT/$name.md"
+  local table tmp="$OUT/.$name.csv.tmp"
+  table=$($PY $E/seeds.py "${dirs[@]}" --csv "$tmp" "${only[@]}")
+  # No cell (of that dataset) here: keep the tables this machine cannot rebuild.
+  if [ "$(printf '%s\n' "$table" | wc -l)" -le 2 ]; then
+    rm -f "$tmp"
+    return 0
+  fi
+  printf '%s\n' "$table" > "$OUT/$name.md"
+  if [ "$csv" = 1 ]; then mv "$tmp" "$OUT/$name.csv"; else rm -f "$tmp"; fi
 }
