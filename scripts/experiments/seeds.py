@@ -3,7 +3,8 @@
 
 Each GRID_DIR is one seed of the same grid (runs/r2-seed1, runs/r2-seed2, ...). For every
 dataset / topology / method label found, prints one markdown row: the final mean test accuracy
-per seed and their mean, the mean difference to D-PSGD of the same seed (points), the mean bytes
+per seed and their mean, the mean difference to D-PSGD of the same seed (points, ± the standard
+error of the per-seed differences), the mean bytes
 saved and the mean share of fewer messages against that D-PSGD run, and whether the brief's goal
 for that method holds on the means (see GOALS).
 
@@ -71,10 +72,13 @@ def main():
     print("| dataset / topology | method | acc per seed % | mean % | mean Δ vs D-PSGD | bytes saved "
           "| fewer msgs | consensus | goal met (on the means) |")
     print("|---|---|---|---|---|---|---|---|---|")
-    csv = ["dataset,topology,label,seeds,acc_mean,dacc_mean,saved_bytes_mean,fewer_msgs_mean"]
+    csv = ["dataset,topology,label,seeds,acc_mean,dacc_mean,saved_bytes_mean,fewer_msgs_mean,dacc_se"]
     for (ds, topo, lab), runs in sorted(cells.items()):
         accs = [100 * r["acc"] for r in runs]
-        dacc = statistics.fmean(r["dacc"] for r in runs)
+        daccs = [r["dacc"] for r in runs]
+        dacc = statistics.fmean(daccs)
+        # The seeds are paired with D-PSGD, so the spread that matters is that of the differences.
+        se = statistics.stdev(daccs) / len(daccs) ** 0.5 if len(daccs) > 1 else float("nan")
         saved = statistics.fmean(r["saved_bytes"] for r in runs)
         fewer = statistics.fmean(r["msgs_fewer_pct"] for r in runs)
         cons = statistics.median(r["consensus"] for r in runs)
@@ -82,9 +86,9 @@ def main():
         ok = verdict(goal_of(lab), dacc, saved, fewer)
         unfinished = "" if all(r["finished"] for r in runs) else " (NOT finished)"
         print(f"| {ds} / {topo} | {lab}{unfinished} | {per} | {statistics.fmean(accs):.2f} | "
-              f"{dacc:+.2f} | {saved:.1f}x | {fewer:.0f}% | {cons:.2g} | {ok} |")
+              f"{dacc:+.2f} ± {se:.2f} | {saved:.1f}x | {fewer:.0f}% | {cons:.2g} | {ok} |")
         csv.append(f"{ds},{topo},{lab},{len(runs)},{statistics.fmean(accs):.4f},{dacc:.4f},"
-                   f"{saved:.4f},{fewer:.4f}")
+                   f"{saved:.4f},{fewer:.4f},{se:.4f}")
     if args.csv:
         Path(args.csv).write_text("\n".join(csv) + "\n")
 
