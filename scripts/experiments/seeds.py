@@ -78,7 +78,9 @@ def main():
         daccs = [r["dacc"] for r in runs]
         dacc = statistics.fmean(daccs)
         # The seeds are paired with D-PSGD, so the spread that matters is that of the differences.
-        se = statistics.stdev(daccs) / len(daccs) ** 0.5 if len(daccs) > 1 else float("nan")
+        # (A seed whose D-PSGD run is missing has no difference: nan, left out of the spread.)
+        paired = [d for d in daccs if d == d]
+        se = statistics.stdev(paired) / len(paired) ** 0.5 if len(paired) > 1 else float("nan")
         saved = statistics.fmean(r["saved_bytes"] for r in runs)
         fewer = statistics.fmean(r["msgs_fewer_pct"] for r in runs)
         cons = statistics.median(r["consensus"] for r in runs)
