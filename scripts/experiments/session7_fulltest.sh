@@ -7,7 +7,9 @@
 # holds exactly one D-PSGD baseline for seeds.py.
 # Usage, from the repository root:
 #   scripts/experiments/session7_fulltest.sh SEED BASE_PORT [MURMUR_BINARY]
-# DATASETS / TOPOLOGIES narrow the grid (space-separated); LRS the learning rates.
+# DATASETS / TOPOLOGIES narrow the grid (space-separated); LRS the learning rates; METHODS
+# replaces the method list (';'-separated run_grid.py specs; the ';' appended below keeps a single
+# spec from being split at the commas between its parameters).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seed=${1:?seed}; port=${2:?base port}; bin=${3:-build/murmur}
@@ -25,7 +27,7 @@ for ds in ${DATASETS:-fashion-mnist}; do
       nice -n 19 /usr/bin/python3 scripts/experiments/run_grid.py --grid "s7f-lr$lr-seed$seed" \
         --seed "$seed" --epochs 5 --eval-every 117 --murmur "$bin" --deadline 900 \
         --extra="--schedule=cosine --lr=$lr" --datasets "$ds" --topologies "$topo" \
-        --base-port "$port" --test-limit 0 --methods "$METHODS"
+        --base-port "$port" --test-limit 0 --methods "$METHODS;"
       port=$((port + 1000))
     done
   done
