@@ -16,7 +16,7 @@ lr_table() {
   printf '%s\n' "$table" > "$OUT/$name.md"
 }
 lr_table fashion-mnist fashion-mnist 0.05 0.065 0.08 0.1
-lr_table mnist mnist 0.02 0.032
+lr_table mnist mnist 0.02 0.032 0.05 0.08
 # The same grids one learning rate at a time (D-PSGD at that learning rate as the baseline).
 for lr in 0.05 0.08; do
   seedtable "fashion-mnist-lr$lr" --csv --dataset fashion-mnist runs/s7f-lr"$lr"-seed*
