@@ -22,12 +22,6 @@ import seeds  # noqa: E402
 import summarize as S  # noqa: E402
 
 
-def mean_se(xs):
-    m = statistics.fmean(xs)
-    se = statistics.stdev(xs) / len(xs) ** 0.5 if len(xs) > 1 else float("nan")
-    return m, se
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("grids", nargs="+", help="LR=GRID_DIR")
@@ -66,7 +60,7 @@ def main():
             if not paired:
                 continue
             acc = statistics.fmean(100 * by_seed[s]["acc"] for s in paired)
-            dacc, se = mean_se([100 * (by_seed[s]["acc"] - ref[s]["acc"]) for s in paired])
+            dacc, se = seeds.mean_se([100 * (by_seed[s]["acc"] - ref[s]["acc"]) for s in paired])
             saved = statistics.fmean(ref[s]["bytes"] / by_seed[s]["bytes"] for s in paired)
             fewer = statistics.fmean(100 * (1 - by_seed[s]["messages"] / ref[s]["messages"])
                                      for s in paired)

@@ -35,6 +35,15 @@ def goal_of(label):
     return None
 
 
+def mean_se(xs):
+    """Mean of the paired per-seed differences and its standard error (nan where there are fewer
+    than two); a seed without a baseline run has no difference (nan) and is left out."""
+    paired = [x for x in xs if x == x]
+    mean = statistics.fmean(xs) if xs else float("nan")
+    se = statistics.stdev(paired) / len(paired) ** 0.5 if len(paired) > 1 else float("nan")
+    return mean, se
+
+
 def verdict(goal, dacc, saved, fewer):
     if goal is None:
         return ""
@@ -75,12 +84,8 @@ def main():
     csv = ["dataset,topology,label,seeds,acc_mean,dacc_mean,saved_bytes_mean,fewer_msgs_mean,dacc_se"]
     for (ds, topo, lab), runs in sorted(cells.items()):
         accs = [100 * r["acc"] for r in runs]
-        daccs = [r["dacc"] for r in runs]
-        dacc = statistics.fmean(daccs)
         # The seeds are paired with D-PSGD, so the spread that matters is that of the differences.
-        # (A seed whose D-PSGD run is missing has no difference: nan, left out of the spread.)
-        paired = [d for d in daccs if d == d]
-        se = statistics.stdev(paired) / len(paired) ** 0.5 if len(paired) > 1 else float("nan")
+        dacc, se = mean_se([r["dacc"] for r in runs])
         saved = statistics.fmean(r["saved_bytes"] for r in runs)
         fewer = statistics.fmean(r["msgs_fewer_pct"] for r in runs)
         cons = statistics.median(r["consensus"] for r in runs)
