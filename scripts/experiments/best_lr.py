@@ -64,7 +64,7 @@ def main():
             saved = statistics.fmean(ref[s]["bytes"] / by_seed[s]["bytes"] for s in paired)
             fewer = statistics.fmean(100 * (1 - by_seed[s]["messages"] / ref[s]["messages"])
                                      for s in paired)
-            mark = " (baseline)" if lr == best and by_seed is ref else ""
+            mark = " (baseline)" if by_seed is ref else ""
             ok = seeds.verdict(seeds.goal_of(lab), dacc, saved, fewer)
             print(f"| {ds} / {topo} | {lab}{mark} | {lr} | {len(paired)} | {acc:.2f} | "
                   f"{dacc:+.2f} ± {se:.2f} | {saved:.1f}x | {fewer:.0f}% | {ok} |")
